@@ -1,0 +1,27 @@
+"""sqlfeat: a feature store that compiles one feature definition into warehouse SQL.
+
+The public API follows Feast's names, so ``from feast import ...`` becomes ``from sqlfeat import ...``.
+"""
+
+from __future__ import annotations
+
+from sqlfeat.definitions import DataSource, DuckDBSource, Entity, Feature, FeatureView, Field, FileSource
+from sqlfeat.errors import SqlfeatError
+from sqlfeat.store import FeatureStore
+from sqlfeat.types import ValueType
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataSource",
+    "DuckDBSource",
+    "Entity",
+    "Feature",
+    "FeatureStore",
+    "FeatureView",
+    "Field",
+    "FileSource",
+    "SqlfeatError",
+    "ValueType",
+    "__version__",
+]

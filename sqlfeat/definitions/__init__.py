@@ -1,0 +1,25 @@
+"""Feature definitions: frozen values with no SQL and no I/O.
+
+Each definition turns into a plain-JSON ``spec`` (what the registry stores and fingerprints) and
+back, so what ``apply`` persisted is exactly what retrieval compiles.
+"""
+
+from __future__ import annotations
+
+from sqlfeat.definitions.entity import Entity
+from sqlfeat.definitions.feature_view import FeatureView
+from sqlfeat.definitions.field import Feature, Field
+from sqlfeat.definitions.sources import DataSource, DuckDBSource, FileSource, source_from_spec
+from sqlfeat.definitions.spec import fingerprint
+
+__all__ = [
+    "DataSource",
+    "DuckDBSource",
+    "Entity",
+    "Feature",
+    "FeatureView",
+    "Field",
+    "FileSource",
+    "fingerprint",
+    "source_from_spec",
+]

@@ -1,0 +1,48 @@
+"""``Field`` (and its Feast alias ``Feature``): a named, typed column of a feature view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlfeat.definitions.spec import check_name
+from sqlfeat.types import FeatureType, ValueType, dtype_from_name
+
+
+@dataclass(frozen=True, init=False)
+class Field:
+    """``Field(name="click_count", dtype=Int64)``; ``dtype`` may also be a name like ``"string"``."""
+
+    name: str
+    dtype: FeatureType
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        name: str,
+        dtype: FeatureType | ValueType | str,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        object.__setattr__(self, "name", check_name("field", name))
+        try:
+            resolved = dtype_from_name(dtype)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"field {name!r}: {err}") from None
+        object.__setattr__(self, "dtype", resolved)
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "tags", dict(tags or {}))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.dtype))
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype.name, "description": self.description, "tags": self.tags}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Field:
+        return cls(spec["name"], spec["dtype"], spec.get("description", ""), spec.get("tags"))
+
+
+Feature = Field

@@ -1,0 +1,111 @@
+"""Data sources: where a feature view's rows live. Descriptions only; warehouses read them."""
+
+from __future__ import annotations
+
+from dataclasses import InitVar, dataclass, field, fields
+from typing import Any, ClassVar
+
+from sqlfeat.definitions.spec import check_name
+from sqlfeat.errors import DefinitionError
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSource:
+    """Columns shared by every source: the event timestamp, an optional created timestamp that
+    breaks ties, and ``field_mapping`` (source column -> feature or join-key name)."""
+
+    kind: ClassVar[str] = ""
+
+    timestamp_field: str = ""
+    created_timestamp_column: str | None = None
+    field_mapping: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    owner: str = ""
+    event_timestamp_column: InitVar[str | None] = None  # Feast's older name for timestamp_field
+
+    def __post_init__(self, event_timestamp_column: str | None) -> None:
+        timestamp = self.timestamp_field or event_timestamp_column or ""
+        if not timestamp:
+            raise DefinitionError(
+                f"{type(self).__name__} {self.name or self.default_name()!r} needs timestamp_field="
+                "'<column holding each row's event time>'"
+            )
+        object.__setattr__(self, "timestamp_field", timestamp)
+        object.__setattr__(self, "created_timestamp_column", self.created_timestamp_column or None)
+        object.__setattr__(self, "field_mapping", dict(self.field_mapping or {}))
+        object.__setattr__(self, "tags", dict(self.tags or {}))
+        object.__setattr__(self, "name", self.name or self.default_name())
+        for column in (timestamp, self.created_timestamp_column, *self.field_mapping.values()):
+            if column:
+                check_name(f"source {self.name!r} column", column)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.name))
+
+    def default_name(self) -> str:
+        return ""
+
+    def source_column(self, name: str) -> str:
+        """The source column that holds feature or key ``name`` (``field_mapping`` reversed)."""
+        for source_col, mapped in self.field_mapping.items():
+            if mapped == name:
+                return source_col
+        return name
+
+    def to_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            spec[f.name] = getattr(self, f.name)
+        return spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileSource(DataSource):
+    """A parquet file (or glob); a relative ``path`` is relative to the feature repo."""
+
+    kind: ClassVar[str] = "file"
+
+    path: str = ""
+    file_format: str = "parquet"
+
+    def __post_init__(self, event_timestamp_column: str | None) -> None:
+        if not self.path:
+            raise DefinitionError("FileSource needs path='data/<file>.parquet'")
+        if self.file_format not in ("parquet", None) and str(self.file_format).lower() != "parquet":
+            raise DefinitionError(f"FileSource {self.path!r}: only parquet files are supported")
+        object.__setattr__(self, "file_format", "parquet")
+        super().__post_init__(event_timestamp_column)
+
+    def default_name(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuckDBSource(DataSource):
+    """A table (``table="db.schema.t"``) or a query (``query="SELECT ..."``) in the DuckDB warehouse."""
+
+    kind: ClassVar[str] = "duckdb"
+
+    table: str | None = None
+    query: str | None = None
+
+    def __post_init__(self, event_timestamp_column: str | None) -> None:
+        if bool(self.table) == bool(self.query):
+            raise DefinitionError("DuckDBSource needs exactly one of table=... or query=...")
+        super().__post_init__(event_timestamp_column)
+
+    def default_name(self) -> str:
+        return self.table or ""
+
+
+_SOURCE_KINDS: dict[str, type[DataSource]] = {cls.kind: cls for cls in (FileSource, DuckDBSource)}
+
+
+def source_from_spec(spec: dict[str, Any]) -> DataSource:
+    spec = dict(spec)
+    kind = spec.pop("kind")
+    if kind not in _SOURCE_KINDS:
+        raise DefinitionError(f"unknown source kind {kind!r} in the registry")
+    return _SOURCE_KINDS[kind](**spec)

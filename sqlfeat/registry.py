@@ -1,0 +1,186 @@
+"""The registry: applied definitions as readable JSON, each with a content fingerprint, plus
+materialization watermarks. ``plan`` diffs a repo against it and says which changes invalidate
+data already materialized online (seed pitfall 4).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlfeat.definitions import DataSource, Entity, FeatureView, fingerprint, source_from_spec
+from sqlfeat.errors import RegistryError
+from sqlfeat.repo import RepoContents
+
+FORMAT = "sqlfeat-registry/1"
+KINDS = ("entities", "data_sources", "feature_views")
+_LOADERS = {"entities": Entity.from_spec, "data_sources": source_from_spec, "feature_views": FeatureView.from_spec}
+_SINGULAR = {"entities": "entity", "data_sources": "data source", "feature_views": "feature view"}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object that apply would add, change or remove, with what changed in words."""
+
+    kind: str
+    name: str
+    action: str  # "add" | "change" | "remove"
+    details: tuple[str, ...] = ()
+    # True when values already materialized for this view no longer match its definition.
+    invalidates_online: bool = False
+
+    def describe(self) -> str:
+        sign = {"add": "+", "change": "~", "remove": "-"}[self.action]
+        text = f"{sign} {_SINGULAR[self.kind]} {self.name}"
+        return text + "".join(f"\n    {d}" for d in self.details)
+
+
+@dataclass
+class RegistryPlan:
+    changes: list[Change] = field(default_factory=list)
+    specs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    @property
+    def views_to_rematerialize(self) -> list[str]:
+        return [c.name for c in self.changes if c.invalidates_online]
+
+
+class Registry:
+    """The JSON registry file of one project."""
+
+    def __init__(self, path: Path, project: str) -> None:
+        self.path = Path(path)
+        self.project = project
+        self.data: dict[str, Any] = {"format": FORMAT, "project": project, **{k: {} for k in KINDS}}
+        self.data["materializations"] = {}
+        if self.path.exists():
+            try:
+                loaded = json.loads(self.path.read_text())
+            except (OSError, json.JSONDecodeError) as err:
+                raise RegistryError(f"registry {self.path} cannot be read: {err}; rerun `sqlfeat apply`") from None
+            if loaded.get("format") != FORMAT:
+                raise RegistryError(f"registry {self.path} is not a {FORMAT} file; delete it and rerun `sqlfeat apply`")
+            self.data.update(loaded)
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def _objects(self, kind: str) -> dict[str, Any]:
+        return {name: _LOADERS[kind](record["spec"]) for name, record in self.data[kind].items()}
+
+    def entities(self) -> dict[str, Entity]:
+        return self._objects("entities")
+
+    def data_sources(self) -> dict[str, DataSource]:
+        return self._objects("data_sources")
+
+    def feature_views(self) -> dict[str, FeatureView]:
+        return self._objects("feature_views")
+
+    def record(self, kind: str, name: str) -> dict[str, Any] | None:
+        return self.data[kind].get(name)
+
+    # -- planning ---------------------------------------------------------------------------
+    def plan(self, contents: RepoContents, partial: bool = False) -> RegistryPlan:
+        """What applying ``contents`` changes; ``partial`` keeps objects it does not mention."""
+        plan = RegistryPlan()
+        new_specs = {
+            "entities": {e.name: e.to_spec() for e in contents.entities},
+            "data_sources": {s.name: s.to_spec() for s in contents.data_sources},
+            "feature_views": {v.name: v.to_spec() for v in contents.feature_views},
+        }
+        for kind in KINDS:
+            current = {name: record["spec"] for name, record in self.data[kind].items()}
+            merged = {**current, **new_specs[kind]} if partial else dict(new_specs[kind])
+            plan.specs[kind] = merged
+            for name, spec in new_specs[kind].items():
+                if name not in current:
+                    plan.changes.append(Change(kind, name, "add"))
+                elif fingerprint(spec) != fingerprint(current[name]):
+                    plan.changes.append(self._change(kind, name, current[name], spec))
+            if not partial:
+                for name in current.keys() - new_specs[kind].keys():
+                    materialized = kind == "feature_views" and name in self.data["materializations"]
+                    details = ("its online values are orphaned: remove them with the online store",) if materialized else ()
+                    plan.changes.append(Change(kind, name, "remove", details))
+        return plan
+
+    def _change(self, kind: str, name: str, old: dict, new: dict) -> Change:
+        if kind != "feature_views":
+            keys = sorted(k for k in new.keys() | old.keys() if old.get(k) != new.get(k))
+            return Change(kind, name, "change", tuple(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys))
+        details: list[str] = []
+        breaking = False
+        old_fields = {f["name"]: f["dtype"] for f in old["schema"]}
+        new_fields = {f["name"]: f["dtype"] for f in new["schema"]}
+        for field_name in new_fields.keys() - old_fields.keys():
+            details.append(f"adds field {field_name} ({new_fields[field_name]})")
+        for field_name in sorted(old_fields.keys() - new_fields.keys()):
+            details.append(f"removes field {field_name} ({old_fields[field_name]})")
+            breaking = True
+        for field_name in sorted(old_fields.keys() & new_fields.keys()):
+            if old_fields[field_name] != new_fields[field_name]:
+                details.append(f"retypes field {field_name}: {old_fields[field_name]} -> {new_fields[field_name]}")
+                breaking = True
+        if old["entities"] != new["entities"]:
+            details.append(f"entities: {old['entities']} -> {new['entities']}")
+            breaking = True
+        if fingerprint(old["source"]) != fingerprint(new["source"]):
+            details.append("source changed")
+            breaking = True
+        if old.get("ttl_seconds") != new.get("ttl_seconds"):
+            details.append(f"ttl: {old.get('ttl_seconds')}s -> {new.get('ttl_seconds')}s (enforced at read time)")
+        for key in ("online", "description", "tags", "owner"):
+            if old.get(key) != new.get(key):
+                details.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
+        invalidates = breaking and new.get("online", True)
+        if invalidates:
+            watermark = self.data["materializations"].get(name, {}).get("watermark")
+            state = f"materialized up to {watermark}" if watermark else "not materialized yet"
+            details.append(f"online data must be re-materialized ({state}); apply resets its watermark")
+        return Change(kind, name, "change", tuple(details), invalidates)
+
+    # -- writing ----------------------------------------------------------------------------
+    def apply(self, plan: RegistryPlan) -> None:
+        now = _now()
+        for kind in KINDS:
+            old = self.data[kind]
+            records = {}
+            for name, spec in plan.specs[kind].items():
+                previous = old.get(name)
+                fp = fingerprint(spec)
+                if previous and previous["fingerprint"] == fp:
+                    records[name] = previous
+                else:
+                    created = previous["created"] if previous else now
+                    records[name] = {"spec": spec, "fingerprint": fp, "created": created, "updated": now}
+            self.data[kind] = records
+        for name in plan.views_to_rematerialize:
+            self.data["materializations"].pop(name, None)
+        for name in list(self.data["materializations"]):
+            if name not in self.data["feature_views"]:
+                del self.data["materializations"][name]
+        self.data["last_updated"] = now
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".registry-", suffix=".json")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.data, handle, indent=2, sort_keys=True, default=str)
+            handle.write("\n")
+        os.replace(tmp, self.path)

@@ -1,0 +1,248 @@
+"""Training-set retrieval: turn an entity DataFrame or SQL spine into a compiled PIT job."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlfeat.compiler import RetrievalPlan, Spine, compile_point_in_time
+from sqlfeat.compiler.plan import INTERNAL_COLUMNS, ROW_ID
+from sqlfeat.errors import EntityDataFrameError
+from sqlfeat.types import TIMESTAMP_TYPES
+from sqlfeat.validation import type_family
+from sqlfeat.warehouses.base import OfflineStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+DEFAULT_TIMESTAMP = "event_timestamp"
+_QUERY_START = re.compile(r"^\s*\(?\s*(select|with|from)\b", re.IGNORECASE)
+
+
+def _upload_name() -> str:
+    return f"__sqlfeat_spine_{uuid.uuid4().hex[:12]}"
+
+
+def pick_timestamp_column(columns: dict[str, bool]) -> str:
+    """Rule 3: ``event_timestamp`` if present, else the only datetime column."""
+    if DEFAULT_TIMESTAMP in columns:
+        if not columns[DEFAULT_TIMESTAMP]:
+            raise EntityDataFrameError(
+                f"entity_df column {DEFAULT_TIMESTAMP!r} is not a timestamp; convert it with "
+                f"pd.to_datetime(df[{DEFAULT_TIMESTAMP!r}], utc=True)"
+            )
+        return DEFAULT_TIMESTAMP
+    candidates = [name for name, is_timestamp in columns.items() if is_timestamp]
+    if len(candidates) == 1:
+        return candidates[0]
+    found = f"it has {candidates}" if candidates else "it has none"
+    raise EntityDataFrameError(
+        f"entity_df needs exactly one timestamp column, or one named {DEFAULT_TIMESTAMP!r}; {found}. "
+        f"Rename the row-time column to {DEFAULT_TIMESTAMP!r}."
+    )
+
+
+def _check_columns(plan: RetrievalPlan, columns: Sequence[str]) -> None:
+    for key in plan.join_keys:
+        if key not in columns:
+            raise EntityDataFrameError(
+                f"entity_df has no join key column {key!r} (needed by "
+                f"{[r.name for r in plan.views if key in r.join_keys]}); its columns are {list(columns)}"
+            )
+    for name in columns:
+        if name in INTERNAL_COLUMNS:
+            raise EntityDataFrameError(f"entity_df column {name!r} is reserved by sqlfeat; rename it")
+        if name in plan.output_names:
+            raise EntityDataFrameError(
+                f"entity_df already has a column {name!r}, the name of a requested feature; rename "
+                "it or pass full_feature_names=True"
+            )
+
+
+def _check_key_types(plan: RetrievalPlan, spine_types: dict, source_types: dict[str, dict]) -> None:
+    for request in plan.views:
+        columns = source_types[request.view.source.name]
+        for key in request.join_keys:
+            source_type = columns.get(request.view.source.source_column(key))
+            if source_type is None or key not in spine_types:
+                continue
+            if type_family(spine_types[key]) != type_family(source_type):
+                raise EntityDataFrameError(
+                    f"entity_df column {key!r} is {spine_types[key].sql('duckdb')} but feature view "
+                    f"{request.name!r} keys it as {source_type.sql('duckdb')}; cast the column to match"
+                )
+
+
+def _utc_instants(series: pd.Series, column: str) -> pa.Array:
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        utc = series.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(series.dtype):
+        utc = series.dt.tz_localize("UTC")  # naive: taken as UTC (rule 3)
+    else:
+        kinds = {type(v).__name__ for v in series.dropna().head(1000)}
+        zones = {getattr(v, "tzinfo", None) is None for v in series.dropna() if hasattr(v, "tzinfo")}
+        if len(zones) > 1:
+            raise EntityDataFrameError(
+                f"entity_df column {column!r} mixes naive and time-zone-aware timestamps; convert "
+                f"with pd.to_datetime(df[{column!r}], utc=True) after localizing the naive ones"
+            )
+        raise EntityDataFrameError(
+            f"entity_df column {column!r} holds {sorted(kinds) or 'no values'}, not timestamps; "
+            f"convert it with pd.to_datetime(df[{column!r}], utc=True)"
+        )
+    return pa.array(utc, type=pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("us", tz="UTC"), safe=False)
+
+
+def _is_timestamp_series(series: pd.Series) -> bool:
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series.dtype):
+        return True
+    if series.dtype == object:
+        sample = series.dropna().head(100)
+        return len(sample) > 0 and all(hasattr(v, "tzinfo") and hasattr(v, "hour") for v in sample)
+    return False
+
+
+@dataclass
+class RetrievalJob:
+    """A compiled point-in-time retrieval. ``sql`` is what ``to_df``/``to_arrow`` run."""
+
+    plan: RetrievalPlan
+    store: OfflineStore
+    repo_path: Path
+    entity_df: Any
+    spine: Spine
+    strategy: str = "auto"
+
+    @property
+    def sql(self) -> str:
+        return self._render(self.spine)
+
+    def _render(self, spine: Spine) -> str:
+        query = compile_point_in_time(self.plan, spine, self.store.dialect, self.repo_path, self.strategy)
+        return self.store.dialect.render(query)
+
+    @property
+    def full_feature_names(self) -> bool:
+        return self.plan.full_feature_names
+
+    def _features(self) -> pa.Table:
+        uploaded = self._upload_keys() if self.spine.row_id else None
+        try:
+            return self.store.fetch_arrow(self.sql)
+        finally:
+            if uploaded:
+                self.store.drop_upload(uploaded)
+
+    def _upload_keys(self) -> str:
+        import pyarrow as pa
+
+        df = self.entity_df
+        columns = {ROW_ID: pa.array(range(len(df)), type=pa.int64())}
+        for key in self.plan.join_keys:
+            columns[key] = pa.Array.from_pandas(df[key])
+        columns[self.spine.timestamp_column] = _utc_instants(df[self.spine.timestamp_column], self.spine.timestamp_column)
+        self.store.upload(pa.table(columns), self.spine.relation)
+        return self.spine.relation
+
+    def to_arrow(self) -> pa.Table:
+        result = self._features()
+        if not self.spine.row_id:
+            return result
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(self.entity_df, preserve_index=False)
+        for name in self.plan.output_names:
+            table = table.append_column(name, result.column(name))
+        return table
+
+    def to_df(self) -> pd.DataFrame:
+        result = self._features()
+        if not self.spine.row_id:
+            return result.to_pandas()
+        features = result.drop_columns([ROW_ID]).to_pandas().set_axis(self.entity_df.index)
+        out = self.entity_df.copy()
+        for name in self.plan.output_names:
+            out[name] = features[name]
+        return out
+
+    def to_table(self, name: str) -> str:
+        """Write the training set into warehouse table ``name`` without pulling it to Python."""
+        if not self.spine.row_id:
+            self.store.create_table(name, self.sql)
+            return name
+        import pyarrow as pa
+
+        uploaded = _upload_name()
+        self.store.upload(pa.Table.from_pandas(self.entity_df, preserve_index=False), uploaded)
+        try:
+            spine = Spine(uploaded, self.spine.timestamp_column, rows=self.spine.rows)
+            self.store.create_table(name, self._render(spine))
+        finally:
+            self.store.drop_upload(uploaded)
+        return name
+
+
+def build_job(
+    plan: RetrievalPlan,
+    entity_df: Any,
+    store: OfflineStore,
+    repo_path: Path,
+    source_types: dict[str, dict],
+    strategy: str = "auto",
+) -> RetrievalJob:
+    """Check the spine against the plan and make the job (nothing runs yet)."""
+    import pandas as pd
+
+    if isinstance(entity_df, pd.DataFrame):
+        timestamp = pick_timestamp_column({c: _is_timestamp_series(entity_df[c]) for c in entity_df.columns})
+        _check_columns(plan, list(entity_df.columns))
+        _utc_instants(entity_df[timestamp].head(1000), timestamp)  # fail now on bad timestamps
+        import pyarrow as pa
+
+        spine_types = {}
+        for key in plan.join_keys:
+            arrow_type = pa.Array.from_pandas(entity_df[key].head(1000)).type
+            spine_types[key] = _arrow_to_sql(arrow_type)
+        _check_key_types(plan, spine_types, source_types)
+        spine = Spine(_upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df))
+        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy)
+    if isinstance(entity_df, str):
+        is_query = bool(_QUERY_START.match(entity_df))
+        dialect = store.dialect
+        relation = dialect.query(entity_df).subquery() if is_query else dialect.table(entity_df)
+        types = store.describe(relation)
+        timestamp = pick_timestamp_column({c: t.this.name in TIMESTAMP_TYPES for c, t in types.items()})
+        _check_columns(plan, list(types))
+        _check_key_types(plan, types, source_types)
+        spine = Spine(entity_df, timestamp, is_query=is_query)
+        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy)
+    raise EntityDataFrameError(
+        f"entity_df must be a pandas DataFrame, a SQL query or a table name, got {type(entity_df).__name__}"
+    )
+
+
+def _arrow_to_sql(arrow_type: pa.DataType):
+    import pyarrow as pa
+    from sqlglot import exp
+
+    if pa.types.is_integer(arrow_type):
+        return exp.DataType.build("BIGINT")
+    if pa.types.is_floating(arrow_type):
+        return exp.DataType.build("DOUBLE")
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return exp.DataType.build("VARCHAR")
+    if pa.types.is_timestamp(arrow_type):
+        return exp.DataType.build("TIMESTAMPTZ")
+    if pa.types.is_boolean(arrow_type):
+        return exp.DataType.build("BOOLEAN")
+    return exp.DataType.build("VARBINARY") if pa.types.is_binary(arrow_type) else exp.DataType.build("UNKNOWN")

@@ -1,0 +1,79 @@
+"""Realistic, reproducible sample data for `sqlfeat init` and `sqlfeat quickstart`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CATEGORIES = np.array(["sports", "music", "news", "games", "fashion", "travel", "food", "tech"])
+COUNTRIES = np.array(["CN", "US", "DE", "BR", "IN", "JP"])
+END = pd.Timestamp("2024-02-01", tz="UTC")
+DAYS = 180
+
+
+def user_clicks(users: int, rng: np.random.Generator) -> pd.DataFrame:
+    """One row per user per active day: that user's click statistics over the last 30 days.
+
+    About 2% of rows are later corrections: the same event_time with a newer ``created`` stamp.
+    """
+    user_ids = np.repeat(np.arange(1, users + 1), DAYS)
+    day = np.tile(np.arange(DAYS), users)
+    active = rng.random(user_ids.size) < 0.6
+    user_ids, day = user_ids[active], day[active]
+    seconds = rng.integers(0, 86_400, user_ids.size)
+    event_time = END - pd.to_timedelta(DAYS - day, unit="D") + pd.to_timedelta(seconds, unit="s")
+    created = event_time + pd.to_timedelta(rng.integers(60, 3_600, user_ids.size), unit="s")
+    frame = pd.DataFrame({
+        "user_id": user_ids.astype("int64"),
+        "event_time": event_time,
+        "created": created,
+        "click_count": rng.poisson(40, user_ids.size).astype("int64"),
+        "avg_dwell_seconds": rng.gamma(2.0, 15.0, user_ids.size).astype("float32"),
+        "top_category": CATEGORIES[rng.integers(0, CATEGORIES.size, user_ids.size)],
+    })
+    fixes = frame.sample(frac=0.02, random_state=int(rng.integers(1 << 31))).copy()
+    fixes["created"] = fixes["created"] + pd.Timedelta(hours=6)
+    fixes["click_count"] = fixes["click_count"] + rng.integers(1, 5, len(fixes))
+    return pd.concat([frame, fixes], ignore_index=True).sort_values(["event_time", "created"], ignore_index=True)
+
+
+def user_profile(users: int, rng: np.random.Generator) -> pd.DataFrame:
+    """A sign-up snapshot before the data's first day, then up to two updates."""
+    snapshots = rng.integers(1, 4, users)
+    user_ids = np.repeat(np.arange(1, users + 1), snapshots)
+    first = np.r_[True, user_ids[1:] != user_ids[:-1]]
+    offset = np.where(first, (DAYS + 1) * 86_400, rng.integers(0, DAYS * 86_400, user_ids.size))
+    return pd.DataFrame({
+        "user_id": user_ids.astype("int64"),
+        "event_time": END - pd.to_timedelta(offset, unit="s"),
+        "account_age_days": rng.integers(1, 2_000, user_ids.size).astype("int32"),
+        "is_premium": rng.random(user_ids.size) < 0.2,
+        "country": COUNTRIES[rng.integers(0, COUNTRIES.size, user_ids.size)],
+    })
+
+
+def spine(users: int, rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Labelled training rows; about 1% name users the sources have never seen."""
+    offset = rng.integers(0, DAYS * 86_400, rows)
+    return pd.DataFrame({
+        "user_id": rng.integers(1, int(users * 1.01) + 2, rows).astype("int64"),
+        "event_timestamp": END - pd.to_timedelta(offset, unit="s"),
+        "label": (rng.random(rows) < 0.3).astype("int64"),
+    })
+
+
+def write_sample_data(data_dir: Path, users: int = 1_000, spine_rows: int = 5_000, seed: int = 7) -> dict[str, Path]:
+    rng = np.random.default_rng(seed)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "user_clicks": user_clicks(users, rng),
+        "user_profile": user_profile(users, rng),
+        "spine": spine(users, spine_rows, rng),
+    }
+    paths = {}
+    for name, frame in frames.items():
+        paths[name] = data_dir / f"{name}.parquet"
+        frame.to_parquet(paths[name], index=False)
+    return paths

@@ -1,0 +1,185 @@
+"""``FeatureStore``: the one façade the CLI, notebooks and pipelines go through (Feast's names)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlfeat.definitions import DataSource, Entity, FeatureView
+from sqlfeat.errors import RegistryError
+from sqlfeat.registry import Registry, RegistryPlan
+from sqlfeat.repo import RepoConfig, RepoContents, collect, load_config, load_definitions
+
+if TYPE_CHECKING:
+    from sqlfeat.retrieval import RetrievalJob
+    from sqlfeat.warehouses.base import Dialect, OfflineStore
+
+
+class FeatureStore:
+    """``FeatureStore(repo_path="feature_repo")``: a feature repo and its stores."""
+
+    def __init__(self, repo_path: str | os.PathLike | None = None, config: RepoConfig | None = None) -> None:
+        self.config = config or load_config(repo_path)
+        self.repo_path: Path = self.config.repo_path
+        self._registry: Registry | None = None
+        self._offline: OfflineStore | None = None
+
+    # -- registry -----------------------------------------------------------------------------
+    @property
+    def project(self) -> str:
+        return self.config.project
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry(self.config.registry_path, self.project)
+        return self._registry
+
+    def refresh_registry(self) -> None:
+        self._registry = None
+
+    def _applied(self) -> Registry:
+        if not self.registry.exists:
+            raise RegistryError(
+                f"no registry at {self.config.registry_path}: run `sqlfeat apply` in {self.repo_path} first"
+            )
+        return self.registry
+
+    def list_entities(self) -> list[Entity]:
+        return list(self._applied().entities().values())
+
+    def list_feature_views(self) -> list[FeatureView]:
+        return list(self._applied().feature_views().values())
+
+    def list_data_sources(self) -> list[DataSource]:
+        return list(self._applied().data_sources().values())
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        views = self._applied().feature_views()
+        if name not in views:
+            from sqlfeat.errors import FeatureReferenceError
+
+            raise FeatureReferenceError(f"feature view {name!r} is not registered; registered: {sorted(views)}")
+        return views[name]
+
+    def get_entity(self, name: str) -> Entity:
+        entities = self._applied().entities()
+        if name not in entities:
+            from sqlfeat.errors import FeatureReferenceError
+
+            raise FeatureReferenceError(f"entity {name!r} is not registered; registered: {sorted(entities)}")
+        return entities[name]
+
+    # -- apply / plan -------------------------------------------------------------------------
+    def load_repo(self) -> RepoContents:
+        """Import every definition file of the repo."""
+        return load_definitions(self.repo_path)
+
+    def plan(self, contents: RepoContents | None = None, partial: bool = False) -> RegistryPlan:
+        """What ``apply`` would change, validated against the warehouse; writes nothing."""
+        contents = contents if contents is not None else self.load_repo()
+        plan = self.registry.plan(contents, partial=partial)
+        self._validate(plan)
+        return plan
+
+    def apply(
+        self,
+        objects: Sequence[Any] | Any | None = None,
+        objects_to_delete: Sequence[Any] | None = None,
+        partial: bool = True,
+    ) -> RegistryPlan:
+        """Register ``objects`` (Feast's signature); with no objects, sync the whole repo."""
+        if objects is None:
+            contents, partial = self.load_repo(), False
+        else:
+            contents = collect(list(objects) if isinstance(objects, (list, tuple)) else [objects])
+        plan = self.registry.plan(contents, partial=partial)
+        for obj in objects_to_delete or ():
+            kind = {Entity: "entities", FeatureView: "feature_views"}.get(type(obj), "data_sources")
+            plan.specs[kind].pop(obj.name, None)
+        self._validate(plan)
+        self.registry.apply(plan)
+        return plan
+
+    def _validate(self, plan: RegistryPlan) -> None:
+        from sqlfeat.validation import check_view_entities, check_view_source
+
+        entities = {name: Entity.from_spec(spec) for name, spec in plan.specs["entities"].items()}
+        views = [FeatureView.from_spec(spec) for spec in plan.specs["feature_views"].values()]
+        check_view_entities(views, entities)
+        cache: dict = {}
+        for view in views:
+            check_view_source(view, entities, self.offline_store, self.repo_path, cache)
+
+    # -- offline ------------------------------------------------------------------------------
+    @property
+    def dialect(self) -> Dialect:
+        from sqlfeat.warehouses import get_dialect
+
+        return get_dialect(self.config.offline_type)
+
+    @property
+    def offline_store(self) -> OfflineStore:
+        if self._offline is None:
+            from sqlfeat.warehouses import warehouse_module
+
+            module = warehouse_module(self.config.offline_type)
+            self._offline = module.connect(self.config.offline_store, self.repo_path)
+        return self._offline
+
+    def get_historical_features(
+        self,
+        entity_df: Any,
+        features: Sequence[str],
+        full_feature_names: bool = False,
+        strategy: str = "auto",
+    ) -> RetrievalJob:
+        """A point-in-time correct training set: one row per entity_df row, nothing from its future.
+
+        ``entity_df`` is a pandas DataFrame, or a SQL query / table name in the warehouse.
+        ``strategy`` forces ``"asof"`` or ``"window"``; ``"auto"`` picks by spine size.
+        """
+        from sqlfeat.compiler import plan_retrieval
+        from sqlfeat.retrieval import build_job
+        from sqlfeat.validation import check_view_source
+
+        registry = self._applied()
+        entities = registry.entities()
+        plan = plan_retrieval(features, registry.feature_views(), entities, full_feature_names)
+        cache: dict = {}
+        for request in plan.views:
+            check_view_source(request.view, entities, self.offline_store, self.repo_path, cache)
+        return build_job(plan, entity_df, self.offline_store, self.repo_path, cache, strategy)
+
+    def compile_historical_features(
+        self,
+        features: Sequence[str],
+        spine: str = "entity_df",
+        timestamp_column: str = "event_timestamp",
+        dialect: str | None = None,
+        full_feature_names: bool = False,
+        strategy: str = "auto",
+    ) -> str:
+        """The PIT SQL for a spine table or query, for any dialect; connects to nothing."""
+        from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
+        from sqlfeat.retrieval import _QUERY_START
+        from sqlfeat.warehouses import get_dialect
+
+        registry = self._applied()
+        plan = plan_retrieval(features, registry.feature_views(), registry.entities(), full_feature_names)
+        target = get_dialect(dialect or self.config.offline_type)
+        relation = Spine(spine, timestamp_column, is_query=bool(_QUERY_START.match(spine)))
+        return target.render(compile_point_in_time(plan, relation, target, self.repo_path, strategy))
+
+    def close(self) -> None:
+        if self._offline is not None:
+            self._offline.close()
+            self._offline = None
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

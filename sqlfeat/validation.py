@@ -1,0 +1,110 @@
+"""Definitions checked against each other and against the warehouse's real columns.
+
+Used by ``apply`` (before anything is written) and at retrieval time (a source whose schema
+drifted since apply fails with the column named, not with a warehouse stack trace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from sqlglot import exp
+
+from sqlfeat.definitions import Entity, FeatureView
+from sqlfeat.errors import DefinitionError, SchemaMismatchError, SqlfeatError
+from sqlfeat.types import TIMESTAMP_TYPES, FeatureType
+from sqlfeat.warehouses.base import OfflineStore
+
+_FAMILIES = {
+    "integer": {"TINYINT", "SMALLINT", "INT", "BIGINT", "UTINYINT", "USMALLINT", "UINT", "UBIGINT", "INT128"},
+    "float": {"FLOAT", "DOUBLE", "DECIMAL"},
+    "string": {"TEXT", "VARCHAR", "CHAR", "NVARCHAR", "NCHAR"},
+    "timestamp": set(TIMESTAMP_TYPES),
+}
+
+
+def type_family(data_type: exp.DataType) -> str:
+    name = data_type.this.name
+    for family, members in _FAMILIES.items():
+        if name in members:
+            return family
+    return name.lower()
+
+
+def check_names(objects: Iterable, kind: str) -> None:
+    seen: dict[str, object] = {}
+    for obj in objects:
+        other = seen.get(obj.name)
+        if other is not None and other is not obj and other != obj:
+            raise DefinitionError(f"two different {kind} are named {obj.name!r}; give each a unique name")
+        seen[obj.name] = obj
+
+
+def check_view_entities(views: Iterable[FeatureView], entities: Mapping[str, Entity]) -> None:
+    for view in views:
+        for name in view.entities:
+            if name not in entities:
+                raise DefinitionError(
+                    f"feature view {view.name!r} uses entity {name!r}, which is not defined; "
+                    f"defined entities: {sorted(entities)}"
+                )
+
+
+def check_view_source(
+    view: FeatureView,
+    entities: Mapping[str, Entity],
+    store: OfflineStore,
+    repo_path: Path,
+    columns_cache: dict[str, dict[str, exp.DataType]] | None = None,
+) -> None:
+    """Every column the view reads exists in its source with a compatible type."""
+    source = view.source
+    cache = columns_cache if columns_cache is not None else {}
+    if source.name not in cache:
+        relation = store.dialect.source_relation(source, repo_path)
+        try:
+            cache[source.name] = store.describe(relation)
+        except SqlfeatError as err:
+            raise SchemaMismatchError(
+                f"feature view {view.name!r}: source {source.name!r} cannot be read: {err}".split("\n-- SQL")[0]
+            ) from None
+    columns = cache[source.name]
+    where = f"feature view {view.name!r}: source {source.name!r}"
+
+    def column(name: str, role: str) -> exp.DataType:
+        if name not in columns:
+            raise SchemaMismatchError(
+                f"{where} has no column {name!r} ({role}); its columns are {sorted(columns)}"
+            )
+        return columns[name]
+
+    for role, name in (("timestamp_field", source.timestamp_field), ("created_timestamp_column", source.created_timestamp_column)):
+        if name and column(name, role).this.name not in TIMESTAMP_TYPES:
+            raise SchemaMismatchError(
+                f"{where}: {role} {name!r} has type {columns[name].sql('duckdb')}, not a timestamp; "
+                "convert it to a timestamp column"
+            )
+    declared: dict[str, FeatureType] = {f.name: f.dtype for f in view.schema}
+    for entity_name in view.entities:
+        entity = entities[entity_name]
+        for key in entity.join_keys:
+            source_type = column(source.source_column(key), f"join key of entity {entity_name!r}")
+            expected = declared.get(key) or entity.key_dtype
+            if expected is not None and type_family(source_type) != type_family(expected.sql_type()):
+                raise SchemaMismatchError(
+                    f"{where}: join key {key!r} is {source_type.sql('duckdb')} in the source but "
+                    f"entity {entity_name!r} declares {expected.name}"
+                )
+    join_keys = {k for name in view.entities for k in entities[name].join_keys}
+    for field in view.schema:
+        if field.name in join_keys:
+            continue
+        source_column = source.source_column(field.name)
+        actual = column(source_column, f"feature {field.name!r}")
+        if not field.dtype.accepts_column(actual):
+            raise SchemaMismatchError(
+                f"{where}: feature {field.name!r} is declared {field.dtype.name} but source column "
+                f"{source_column!r} is {actual.sql('duckdb')}; change the dtype in the schema or cast "
+                "the column in the source"
+            )

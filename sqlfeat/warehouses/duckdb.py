@@ -1,0 +1,112 @@
+"""DuckDB, the embedded default: ASOF JOIN, parquet files and DuckDB tables as sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlglot import exp
+
+from sqlfeat.errors import ConfigError, WarehouseError
+from sqlfeat.warehouses.base import Dialect, OfflineStore
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sqlfeat.definitions import DataSource
+
+
+class DuckDBDialect(Dialect):
+    NAME = "duckdb"
+    SQLGLOT_DIALECT = "duckdb"
+    SUPPORTS_ASOF_JOIN = True
+    # Measured in benchmarks/pit.py: the window form wins below about this many spine rows.
+    ASOF_MIN_SPINE_ROWS = 20_000
+    SOURCE_KINDS = frozenset({"file", "duckdb"})
+
+    def _source_relation(self, source: DataSource, repo_path: Path) -> exp.Expression:
+        if source.kind == "file":
+            path = Path(source.path)
+            if not path.is_absolute() and "://" not in source.path:
+                path = repo_path / path
+            return exp.func("read_parquet", exp.Literal.string(str(path)))
+        if source.table:
+            return self.table(source.table)
+        return self.query(source.query).subquery()
+
+
+DIALECT = DuckDBDialect()
+
+# DuckDB types sqlglot cannot parse, as the nearest type it can.
+_TYPE_ALIASES = {"TIMESTAMPTZ_NS": "TIMESTAMPTZ", "TIMESTAMP_NS WITH TIME ZONE": "TIMESTAMPTZ"}
+
+
+def _column_type(name: str) -> exp.DataType:
+    from sqlglot.errors import ParseError
+
+    try:
+        return exp.DataType.build(_TYPE_ALIASES.get(name, name), dialect="duckdb")
+    except ParseError:
+        return exp.DataType.build("UNKNOWN")
+
+
+class DuckDBOfflineStore(OfflineStore):
+    """A DuckDB connection in UTC: a file database (``database:``) or in memory."""
+
+    dialect = DIALECT
+
+    def __init__(self, database: str = ":memory:", threads: int | None = None) -> None:
+        import duckdb
+
+        self._duckdb = duckdb
+        try:
+            self.connection = duckdb.connect(database)
+        except duckdb.Error as err:
+            raise ConfigError(f"offline_store.database {database!r} cannot be opened: {err}") from None
+        # Passing TimeZone in connect()'s config needs the icu extension download; SET does not.
+        self.connection.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.connection.execute("SET threads = $1", [threads])
+
+    def _run(self, sql: str, what: str, relation: bool = False):
+        try:
+            return self.connection.sql(sql) if relation else self.connection.execute(sql)
+        except self._duckdb.Error as err:
+            raise WarehouseError(f"DuckDB failed {what}: {err}\n-- SQL --\n{sql}") from None
+
+    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
+        probe = exp.select(exp.Star()).from_(relation).limit(0).sql(dialect="duckdb")
+        described = self._run(probe, "reading a relation's columns")
+        return {name: _column_type(str(kind)) for name, kind, *_ in described.description}
+
+    def upload(self, table: pa.Table, name: str) -> None:
+        self.connection.register(name, table)
+
+    def drop_upload(self, name: str) -> None:
+        try:
+            self.connection.unregister(name)
+        except self._duckdb.Error:
+            pass
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        relation = self._run(sql, "running the query", relation=True)
+        try:
+            return relation.to_arrow_table()
+        except self._duckdb.Error as err:
+            raise WarehouseError(f"DuckDB failed running the query: {err}\n-- SQL --\n{sql}") from None
+
+    def create_table(self, name: str, sql: str) -> None:
+        create = exp.Create(
+            this=self.dialect.table(name), kind="TABLE", replace=True, expression=self.dialect.query(sql)
+        )
+        self._run(create.sql(dialect="duckdb"), f"creating table {name!r}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def connect(options: dict[str, Any], repo_path: Path) -> DuckDBOfflineStore:
+    database = options.get("database", ":memory:")
+    if database != ":memory:" and not Path(database).is_absolute():
+        database = str(repo_path / database)
+    return DuckDBOfflineStore(database, options.get("threads"))
