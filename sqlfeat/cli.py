@@ -109,7 +109,10 @@ def list_(ctx: click.Context) -> None:
     from rich.table import Table
 
     store = _store(ctx)
-    table = Table("feature view", "entities", "ttl", "features", "source")
+    table = Table()
+    table.add_column("feature view", no_wrap=True)
+    for header in ("entities", "ttl", "features", "source"):
+        table.add_column(header)
     for view in store.list_feature_views():
         features = ", ".join(f"{f.name}:{f.dtype.name}" for f in view.schema)
         table.add_row(view.name, ", ".join(view.entities), str(view.ttl or "none"), features, view.source.name)

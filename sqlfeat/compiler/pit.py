@@ -96,7 +96,7 @@ def compile_point_in_time(
                 query, result = _window_cte(query, keys, keys_cte, request, dialect)
                 results.append(result)
 
-    projection: list[exp.Expression] = [col(spine.row_id, SPINE)] if spine.row_id else [exp.Star(table=ident(SPINE))]
+    projection: list[exp.Expression] = [col(spine.row_id, SPINE)] if spine.row_id else [exp.Column(this=exp.Star(), table=ident(SPINE))]
     query = query.select(*projection).from_(ident(SPINE))
     for cte, keys, outputs in results:
         condition = _and(

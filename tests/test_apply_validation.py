@@ -1,0 +1,130 @@
+"""Every validation `apply` does names the offending view, source or column."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from sqlfeat import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
+from sqlfeat.errors import DefinitionError, SchemaMismatchError
+from sqlfeat.types import Float32, Float64, Int32, Int64, String
+
+user = Entity(name="user_id", value_type=ValueType.INT64)
+
+
+def clicks_view(**overrides) -> FeatureView:
+    source = overrides.pop("source", None) or FileSource(
+        path="data/clicks.parquet", timestamp_field="event_time", created_timestamp_column="created"
+    )
+    values = dict(
+        name="user_clicks", entities=[user], ttl=timedelta(days=30), source=source,
+        schema=[Field(name="click_count", dtype=Int64), Field(name="avg_dwell_seconds", dtype=Float32)],
+    )
+    values.update(overrides)
+    return FeatureView(**values)
+
+
+@pytest.fixture
+def store(make_repo, clicks_frame):
+    return FeatureStore(repo_path=make_repo({"clicks": clicks_frame}))
+
+
+def test_valid_definitions_apply_and_persist(store):
+    plan = store.apply([user, clicks_view()])
+    assert [(c.kind, c.name, c.action) for c in plan.changes] == [
+        ("entities", "user_id", "add"),
+        ("data_sources", "data/clicks.parquet", "add"),
+        ("feature_views", "user_clicks", "add"),
+    ]
+    store.refresh_registry()
+    assert [v.name for v in store.list_feature_views()] == ["user_clicks"]
+    assert store.get_feature_view("user_clicks") == clicks_view()
+
+
+@pytest.mark.parametrize(
+    ("view", "message"),
+    [
+        (clicks_view(schema=[Field(name="clicks", dtype=Int64)]), "'user_clicks'.*no column 'clicks' \\(feature 'clicks'\\)"),
+        (clicks_view(schema=[Field(name="click_count", dtype=String)]), "feature 'click_count' is declared String but source column 'click_count' is BIGINT"),
+        (clicks_view(schema=[Field(name="avg_dwell_seconds", dtype=Int32)]), "feature 'avg_dwell_seconds' is declared Int32 but source column 'avg_dwell_seconds' is REAL"),
+        (clicks_view(schema=[Field(name="click_count", dtype=Int32)]), "'click_count' is declared Int32 but source column 'click_count' is BIGINT"),
+        (clicks_view(source=FileSource(path="data/clicks.parquet", timestamp_field="ts")), "no column 'ts' \\(timestamp_field\\)"),
+        (clicks_view(source=FileSource(path="data/clicks.parquet", timestamp_field="top_category")), "timestamp_field 'top_category' has type TEXT, not a timestamp"),
+        (clicks_view(source=FileSource(path="data/clicks.parquet", timestamp_field="event_time", created_timestamp_column="made")), "no column 'made' \\(created_timestamp_column\\)"),
+        (clicks_view(source=FileSource(path="data/missing.parquet", timestamp_field="event_time")), "source 'data/missing.parquet' cannot be read"),
+        (clicks_view(entities=[Entity(name="merchant_id")]), "no column 'merchant_id' \\(join key of entity 'merchant_id'\\)"),
+        (clicks_view(entities=[Entity(name="user_id", value_type=ValueType.STRING)]), "join key 'user_id' is BIGINT in the source but entity 'user_id' declares String"),
+    ],
+)
+def test_schema_problems_name_view_and_column(store, view, message):
+    with pytest.raises(SchemaMismatchError, match=message):
+        store.apply([view])
+    assert not store.config.registry_path.exists(), "a failed apply must not write the registry"
+
+
+def test_float64_accepts_float32_columns_without_loss(store):
+    store.apply([clicks_view(schema=[Field(name="avg_dwell_seconds", dtype=Float64)])])
+
+
+def test_unknown_entity_is_named(store):
+    view = clicks_view(entities=["customer"])
+    with pytest.raises(DefinitionError, match="'user_clicks' uses entity 'customer', which is not defined"):
+        store.apply([view])
+
+
+def test_two_different_views_with_one_name(make_repo, clicks_frame):
+    repo = make_repo({"clicks": clicks_frame})
+    (repo / "a.py").write_text(VIEW_FILE.format(ttl=1))
+    (repo / "b.py").write_text(VIEW_FILE.format(ttl=2))
+    with pytest.raises(DefinitionError, match="two different FeatureView definitions are named 'user_clicks'"):
+        FeatureStore(repo_path=repo).apply()
+
+
+def test_definition_file_errors_name_the_file_and_line(make_repo, clicks_frame):
+    repo = make_repo({"clicks": clicks_frame})
+    (repo / "broken.py").write_text("from sqlfeat import Entity\n\nuser = Entity(name='bad name')\n")
+    with pytest.raises(DefinitionError, match="broken.py, line 3: entity name 'bad name' is not valid"):
+        FeatureStore(repo_path=repo).apply()
+
+
+VIEW_FILE = """
+from datetime import timedelta
+from sqlfeat import Entity, FeatureView, Field, FileSource
+from sqlfeat.types import Int64
+
+user = Entity(name="user_id")
+user_clicks = FeatureView(
+    name="user_clicks", entities=[user], ttl=timedelta(days={ttl}),
+    schema=[Field(name="click_count", dtype=Int64)],
+    source=FileSource(path="data/clicks.parquet", timestamp_field="event_time"),
+)
+"""
+
+
+def test_repo_apply_removes_deleted_definitions(make_repo, clicks_frame):
+    repo = make_repo({"clicks": clicks_frame})
+    (repo / "defs.py").write_text(VIEW_FILE.format(ttl=1))
+    store = FeatureStore(repo_path=repo)
+    store.apply()
+    (repo / "defs.py").write_text(VIEW_FILE.format(ttl=1).split("user_clicks =")[0])
+    plan = store.apply()
+    assert [(c.name, c.action) for c in plan.changes] == [
+        ("data/clicks.parquet", "remove"), ("user_clicks", "remove")
+    ]
+    assert store.list_feature_views() == []
+
+
+def test_naive_source_timestamps_are_taken_as_utc(make_repo, clicks_frame):
+    naive = clicks_frame.assign(event_time=clicks_frame.event_time.dt.tz_localize(None))
+    store = FeatureStore(repo_path=make_repo({"clicks": naive}))
+    store.apply([user, clicks_view()])
+    # 2024-01-02 12:00 UTC is 20:00 in Shanghai: user 2's row of that instant is visible then.
+    spine = pd.DataFrame({
+        "user_id": [2, 2],
+        "event_timestamp": pd.to_datetime(["2024-01-02 20:00", "2024-01-02 19:59"]).tz_localize("Asia/Shanghai"),
+    })
+    result = store.get_historical_features(spine, ["user_clicks:click_count"]).to_df()
+    assert result["click_count"].tolist()[0] == 5
+    assert pd.isna(result["click_count"].tolist()[1])

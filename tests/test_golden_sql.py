@@ -1,0 +1,85 @@
+"""Golden SQL: a change to the generated SQL shows up in review as a diff of these files.
+
+Regenerate with `SQLFEAT_UPDATE_GOLDEN=1 make test` and read the diff before committing.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot.errors import ErrorLevel
+
+from sqlfeat import DuckDBSource, Entity, FeatureView, Field, FileSource, ValueType
+from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
+from sqlfeat.types import Bool, Float32, Int64, String
+from sqlfeat.warehouses import get_dialect
+
+GOLDEN = Path(__file__).parent / "golden"
+REPO = Path("/repo")
+
+user = Entity(name="user_id", value_type=ValueType.INT64)
+pair = Entity(name="user_merchant", join_keys=["user_id", "merchant_id"])
+clicks = FeatureView(
+    name="user_clicks_30d", entities=[user], ttl=timedelta(days=30),
+    schema=[Field(name="click_count", dtype=Int64), Field(name="avg_dwell_seconds", dtype=Float32),
+            Field(name="top_category", dtype=String)],
+    source=FileSource(path="data/user_clicks.parquet", timestamp_field="event_time", created_timestamp_column="created"),
+)
+profile = FeatureView(
+    name="user_profile", entities=[user], schema=[Field(name="is_premium", dtype=Bool)],
+    source=DuckDBSource(table="warehouse.profiles", timestamp_field="updated_at"),
+)
+spend = FeatureView(
+    name="user_merchant_spend", entities=[pair], ttl=timedelta(hours=12),
+    schema=[Field(name="spend", dtype="float64")],
+    source=DuckDBSource(query="SELECT * FROM payments WHERE status = 'ok'", timestamp_field="paid_at",
+                        field_mapping={"amount": "spend", "uid": "user_id"}),
+)
+VIEWS = {v.name: v for v in (clicks, profile, spend)}
+ENTITIES = {e.name: e for e in (user, pair)}
+
+CASES = {
+    "seed_asof": (["user_clicks_30d:click_count", "user_clicks_30d:avg_dwell_seconds", "user_clicks_30d:top_category"],
+                  Spine("entity_df", "event_timestamp"), "asof", False),
+    "seed_window": (["user_clicks_30d:click_count", "user_clicks_30d:top_category"],
+                    Spine("entity_df", "event_timestamp"), "window", False),
+    "three_views_asof": (["user_clicks_30d:click_count", "user_profile:is_premium", "user_merchant_spend:spend"],
+                         Spine("SELECT * FROM training_rows WHERE split = 'train'", "ts", is_query=True), "asof", True),
+    "dataframe_spine_window": (["user_profile:is_premium", "user_merchant_spend:spend"],
+                               Spine("__sqlfeat_spine_0", "event_timestamp", row_id="__sqlfeat_row", rows=10), "auto", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compiled_sql_matches_golden(case):
+    features, spine, strategy, full_names = CASES[case]
+    dialect = get_dialect("duckdb")
+    plan = plan_retrieval(features, VIEWS, ENTITIES, full_names)
+    sql = dialect.render(compile_point_in_time(plan, spine, dialect, REPO, strategy)) + ";\n"
+    # The emitted SQL must parse back in its own dialect at error level RAISE.
+    sqlglot.parse(sql, read=dialect.SQLGLOT_DIALECT, error_level=ErrorLevel.RAISE)
+    path = GOLDEN / "duckdb" / f"{case}.sql"
+    if os.environ.get("SQLFEAT_UPDATE_GOLDEN") or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql)
+        if not os.environ.get("SQLFEAT_UPDATE_GOLDEN"):
+            pytest.fail(f"golden file {path} was missing and has been written; review and commit it")
+    assert sql == path.read_text(), f"compiled SQL for {case} changed; rerun with SQLFEAT_UPDATE_GOLDEN=1 to accept"
+
+
+def test_user_values_are_never_pasted_into_identifiers():
+    nasty = FeatureView(
+        name="v", entities=[user], schema=[Field(name="x", dtype=Int64)],
+        source=FileSource(path="data/it's; DROP TABLE x.parquet", timestamp_field="event_time"),
+    )
+    dialect = get_dialect("duckdb")
+    plan = plan_retrieval(["v:x"], {"v": nasty}, ENTITIES)
+    sql = dialect.render(compile_point_in_time(plan, Spine('my "odd" table', "ts"), dialect, REPO))
+    statements = sqlglot.parse(sql, read="duckdb", error_level=ErrorLevel.RAISE)
+    assert len(statements) == 1
+    assert "'/repo/data/it''s; DROP TABLE x.parquet'" in sql
+    assert 'FROM "my ""odd"" table"' in sql
