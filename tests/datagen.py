@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
 from reference import RefView
 
 BASE = pd.Timestamp("2024-03-09 00:00:00", tz="UTC")  # 2024-03-10 07:00Z is a DST switch in New York

@@ -20,36 +20,11 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, ROW_ID, SPINE_TS, RetrievalPlan, Spine, ViewRequest
+from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, SPINE_TS, RetrievalPlan, Spine, ViewRequest
+from sqlfeat.compiler.sql import aliased, and_, col, first_row, ident, keys_equal, newest_first, source_projection
 from sqlfeat.warehouses.base import Dialect
 
 SPINE = "spine"
-
-
-def ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
-def col(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(ident(name), ident(table) if table else None)
-
-
-def aliased(relation: exp.Expression, alias: str) -> exp.Expression:
-    """``relation AS "alias"`` for a table, a subquery or a table function."""
-    table_alias = exp.TableAlias(this=ident(alias))
-    if isinstance(relation, (exp.Table, exp.Subquery)):
-        relation = relation.copy()
-        relation.set("alias", table_alias)
-        return relation
-    return exp.Table(this=relation, alias=table_alias)
-
-
-def _and(*conditions: exp.Expression) -> exp.Expression:
-    return exp.and_(*conditions) if len(conditions) > 1 else conditions[0]
-
-
-def _keys_equal(keys: tuple[str, ...], left: str, right: str) -> list[exp.Expression]:
-    return [exp.EQ(this=col(k, left), expression=col(k, right)) for k in keys]
 
 
 def _group_name(keys: tuple[str, ...]) -> str:
@@ -99,8 +74,8 @@ def compile_point_in_time(
     projection: list[exp.Expression] = [col(spine.row_id, SPINE)] if spine.row_id else [exp.Column(this=exp.Star(), table=ident(SPINE))]
     query = query.select(*projection).from_(ident(SPINE))
     for cte, keys, outputs in results:
-        condition = _and(
-            *_keys_equal(keys, SPINE, cte), exp.EQ(this=spine_instant.copy(), expression=col(SPINE_TS, cte))
+        condition = and_(
+            *keys_equal(keys, SPINE, cte), exp.EQ(this=spine_instant.copy(), expression=col(SPINE_TS, cte))
         )
         query = query.join(exp.to_table(ident(cte)), on=condition, join_type="LEFT")
     by_name = {name: cte for cte, _, outputs in results for name in outputs}
@@ -113,42 +88,14 @@ def compile_point_in_time(
 def _source_cte(
     request: ViewRequest, keys_cte: str, dialect: Dialect, repo_path: Path, strategy: str
 ) -> exp.Select:
-    view, source = request.view, request.view.source
-    src = "src"
-    event_ts = dialect.to_instant(col(source.timestamp_field, src))
-    columns: list[exp.Expression] = [
-        exp.alias_(col(source.source_column(k), src), k, quoted=True) for k in request.join_keys
-    ]
-    columns.append(exp.alias_(event_ts.copy(), EVENT_TS, quoted=True))
-    if source.created_timestamp_column:
-        created = dialect.to_instant(col(source.created_timestamp_column, src))
-        columns.append(exp.alias_(created, CREATED_TS, quoted=True))
-    for field, output in zip(request.features, request.output_names):
-        value = exp.cast(col(source.source_column(field.name), src), field.dtype.sql_type())
-        columns.append(exp.alias_(value, output, quoted=True))
-
+    """The view's source rows pruned to the spine's time range (and TTL) before any join."""
+    projection, event_ts, conditions = source_projection(request, dialect, repo_path)
     spine_max = exp.select(exp.Max(this=col(SPINE_TS))).from_(ident(keys_cte)).subquery()
-    conditions: list[exp.Expression] = [
-        exp.Not(this=exp.Is(this=col(source.source_column(k), src), expression=exp.Null())) for k in request.join_keys
-    ]
     conditions.append(exp.LTE(this=event_ts.copy(), expression=spine_max))
-    if view.ttl:
+    if request.view.ttl:
         spine_min = exp.select(exp.Min(this=col(SPINE_TS))).from_(ident(keys_cte)).subquery()
-        conditions.append(exp.GTE(this=event_ts.copy(), expression=dialect.subtract(spine_min, view.ttl)))
-    relation = dialect.source_relation(source, repo_path)
-    return exp.select(*columns).from_(aliased(relation, src)).where(_and(*conditions))
-
-
-def _newest_first(event: exp.Expression, created: exp.Expression | None) -> list[exp.Ordered]:
-    order = [exp.Ordered(this=event, desc=True, nulls_first=False)]
-    if created is not None:
-        order.append(exp.Ordered(this=created, desc=True, nulls_first=False))
-    return order
-
-
-def _first_row(partition: list[exp.Expression], order: list[exp.Ordered]) -> exp.EQ:
-    window = exp.Window(this=exp.RowNumber(), partition_by=partition, order=exp.Order(expressions=order))
-    return exp.EQ(this=window, expression=exp.Literal.number(1))
+        conditions.append(exp.GTE(this=event_ts.copy(), expression=dialect.subtract(spine_min, request.view.ttl)))
+    return projection.where(and_(*conditions))
 
 
 def _within_ttl(request: ViewRequest, alias: str, keys_alias: str, dialect: Dialect) -> exp.Expression | None:
@@ -173,13 +120,13 @@ def _asof_ctes(
             latest = (
                 exp.select(exp.Star())
                 .from_(ident(source_cte))
-                .qualify(_first_row([col(k) for k in keys] + [col(EVENT_TS)], _newest_first(col(CREATED_TS), None)))
+                .qualify(first_row([col(k) for k in keys] + [col(EVENT_TS)], newest_first(col(CREATED_TS), None)))
             )
             source_cte = f"{request.name}__latest"
             query = query.with_(ident(source_cte), as_=latest)
         alias = request.name
-        on = _and(
-            *_keys_equal(keys, keys_cte, alias),
+        on = and_(
+            *keys_equal(keys, keys_cte, alias),
             exp.GTE(this=col(SPINE_TS, keys_cte), expression=col(EVENT_TS, alias)),
         )
         joined = joined.join(
@@ -202,15 +149,15 @@ def _window_cte(
     result_cte = f"{request.name}__pit"
     alias = "s"
     conditions = [
-        *_keys_equal(keys, keys_cte, alias),
+        *keys_equal(keys, keys_cte, alias),
         exp.LTE(this=col(EVENT_TS, alias), expression=col(SPINE_TS, keys_cte)),
     ]
     fresh = _within_ttl(request, alias, keys_cte, dialect)
     if fresh is not None:
         conditions.append(fresh)
     created = col(CREATED_TS, alias) if request.view.source.created_timestamp_column else None
-    newest = _first_row(
-        [col(k, keys_cte) for k in keys] + [col(SPINE_TS, keys_cte)], _newest_first(col(EVENT_TS, alias), created)
+    newest = first_row(
+        [col(k, keys_cte) for k in keys] + [col(SPINE_TS, keys_cte)], newest_first(col(EVENT_TS, alias), created)
     )
     pit = (
         exp.select(*[col(k, keys_cte) for k in keys], col(SPINE_TS, keys_cte))
@@ -218,7 +165,7 @@ def _window_cte(
         .from_(ident(keys_cte))
         .join(
             aliased(exp.to_table(ident(f"{request.name}__source")), alias),
-            on=_and(*conditions),
+            on=and_(*conditions),
         )
         .qualify(newest)
     )

@@ -1,0 +1,76 @@
+"""Small sqlglot builders shared by the compiled queries: quoted names, joins, newest-row picks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlglot import exp
+
+from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, ViewRequest
+from sqlfeat.warehouses.base import Dialect
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(ident(name), ident(table) if table else None)
+
+
+def aliased(relation: exp.Expression, alias: str) -> exp.Expression:
+    """``relation AS "alias"`` for a table, a subquery or a table function."""
+    table_alias = exp.TableAlias(this=ident(alias))
+    if isinstance(relation, (exp.Table, exp.Subquery)):
+        relation = relation.copy()
+        relation.set("alias", table_alias)
+        return relation
+    return exp.Table(this=relation, alias=table_alias)
+
+
+def and_(*conditions: exp.Expression) -> exp.Expression:
+    return exp.and_(*conditions) if len(conditions) > 1 else conditions[0]
+
+
+def keys_equal(keys: tuple[str, ...], left: str, right: str) -> list[exp.Expression]:
+    return [exp.EQ(this=col(k, left), expression=col(k, right)) for k in keys]
+
+
+def newest_first(event: exp.Expression, created: exp.Expression | None) -> list[exp.Ordered]:
+    order = [exp.Ordered(this=event, desc=True, nulls_first=False)]
+    if created is not None:
+        order.append(exp.Ordered(this=created, desc=True, nulls_first=False))
+    return order
+
+
+def first_row(partition: list[exp.Expression], order: list[exp.Ordered]) -> exp.EQ:
+    window = exp.Window(this=exp.RowNumber(), partition_by=partition, order=exp.Order(expressions=order))
+    return exp.EQ(this=window, expression=exp.Literal.number(1))
+
+
+def source_projection(
+    request: ViewRequest, dialect: Dialect, repo_path: Path
+) -> tuple[exp.Select, exp.Expression, list[exp.Expression]]:
+    """A view's source as (keys, event instant, created instant, features cast to their dtypes).
+
+    Returns the SELECT (no WHERE yet), the event-instant expression for time filters, and the
+    conditions that drop rows without keys; callers add their filters and set one WHERE.
+    """
+    source = request.view.source
+    src = "src"
+    event_ts = dialect.to_instant(col(source.timestamp_field, src))
+    columns: list[exp.Expression] = [
+        exp.alias_(col(source.source_column(k), src), k, quoted=True) for k in request.join_keys
+    ]
+    columns.append(exp.alias_(event_ts.copy(), EVENT_TS, quoted=True))
+    if source.created_timestamp_column:
+        created = dialect.to_instant(col(source.created_timestamp_column, src))
+        columns.append(exp.alias_(created, CREATED_TS, quoted=True))
+    for field, output in zip(request.features, request.output_names):
+        value = exp.cast(col(source.source_column(field.name), src), field.dtype.sql_type())
+        columns.append(exp.alias_(value, output, quoted=True))
+    keys_present = [
+        exp.Not(this=exp.Is(this=col(source.source_column(k), src), expression=exp.Null())) for k in request.join_keys
+    ]
+    relation = dialect.source_relation(source, repo_path)
+    return exp.select(*columns).from_(aliased(relation, src)), event_ts, keys_present
