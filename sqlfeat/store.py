@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +173,27 @@ class FeatureStore:
         target = get_dialect(dialect or self.config.offline_type)
         relation = Spine(spine, timestamp_column, is_query=bool(_QUERY_START.match(spine)))
         return target.render(compile_point_in_time(plan, relation, target, self.repo_path, strategy))
+
+    def compile_latest_values(
+        self, view: str, end: datetime, start: datetime | None = None, dialect: str | None = None
+    ) -> str:
+        """The SQL materialization runs for ``view``: each entity's newest row in [start, end]."""
+        from sqlfeat.compiler.latest import compile_latest_values
+        from sqlfeat.warehouses import get_dialect
+
+        request = self._view_request(view)
+        target = get_dialect(dialect or self.config.offline_type)
+        return target.render(compile_latest_values(request, target, self.repo_path, end, start))
+
+    def _view_request(self, view: str):
+        """Every feature of ``view`` as a plan entry (keys, dtypes, output names)."""
+        from sqlfeat.compiler import plan_retrieval
+
+        registry = self._applied()
+        feature_view = self.get_feature_view(view)
+        keys = {k for name in feature_view.entities for k in registry.entities()[name].join_keys}
+        refs = [f"{view}:{f.name}" for f in feature_view.schema if f.name not in keys]
+        return plan_retrieval(refs, registry.feature_views(), registry.entities()).views[0]
 
     def close(self) -> None:
         if self._offline is not None:

@@ -7,8 +7,9 @@ calls. It never branches the algorithm by warehouse name.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import exp
@@ -56,6 +57,13 @@ class Dialect:
         micros = delta // timedelta(microseconds=1)
         amount, unit = (micros // 1_000_000, "SECOND") if micros % 1_000_000 == 0 else (micros, "MICROSECOND")
         return exp.Sub(this=value, expression=exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.var(unit)))
+
+    def instant_literal(self, value: datetime) -> exp.Expression:
+        """A timestamp sqlfeat computed (never user text) as a typed UTC literal."""
+        if value.tzinfo is None:
+            raise ValueError(f"timestamp {value} has no time zone; pass an aware datetime (UTC)")
+        text = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+        return exp.cast(exp.Literal.string(text), exp.DataType.build(self.INSTANT_TYPE, dialect=self.SQLGLOT_DIALECT))
 
     def source_relation(self, source: DataSource, repo_path: Path) -> exp.Expression:
         """The FROM-clause expression that reads ``source``."""
@@ -107,6 +115,11 @@ class OfflineStore(ABC):
 
     @abstractmethod
     def fetch_arrow(self, sql: str) -> pa.Table: ...
+
+    def fetch_batches(self, sql: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Stream the result as Arrow record batches; warehouses override this to avoid
+        holding the whole result in memory."""
+        yield from self.fetch_arrow(sql).to_batches(max_chunksize=batch_rows)
 
     @abstractmethod
     def create_table(self, name: str, sql: str) -> None:

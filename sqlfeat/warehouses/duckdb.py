@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,13 @@ class DuckDBOfflineStore(OfflineStore):
             return relation.to_arrow_table()
         except self._duckdb.Error as err:
             raise WarehouseError(f"DuckDB failed running the query: {err}\n-- SQL --\n{sql}") from None
+
+    def fetch_batches(self, sql: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        reader = self._run(sql, "running the query", relation=True).to_arrow_reader(batch_rows)
+        try:
+            yield from reader
+        except self._duckdb.Error as err:
+            raise WarehouseError(f"DuckDB failed reading the result: {err}\n-- SQL --\n{sql}") from None
 
     def create_table(self, name: str, sql: str) -> None:
         create = exp.Create(
