@@ -1,27 +1,38 @@
 # `make demo` runs the main job on the embedded default (DuckDB + SQLite);
-# `make test` installs everything the tests need and runs them.
+# `make test` installs everything the tests need (clients, emulator venvs) and runs them.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PIP_FLAGS ?= --disable-pip-version-check --no-input -q
 
-.PHONY: install demo test bench clean
+.PHONY: install install-test demo test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip
+	$(BIN)/pip install $(PIP_FLAGS) -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[all,test]'
 	touch $@
 
 install: $(VENV)/.installed
 
+install-test: $(VENV)/.installed-test services
+
 demo: install
 	$(BIN)/sqlfeat quickstart
 
-test: install
+# CI=true makes a test whose server cannot start fail instead of skip.
+test: install-test
 	$(BIN)/python -m pytest -q
 
-bench: install
+bench: install-test
 	$(BIN)/python benchmarks/pit.py --markdown
 
-clean:
+clean: services-clean
 	rm -rf $(VENV) .pytest_cache benchmarks/.data
+
+# Emulator servers in venvs of their own (fakesnow, local-bigquery): see docs/emulators.md.
+include mk/services.mk

@@ -5,7 +5,18 @@ The public API follows Feast's names, so ``from feast import ...`` becomes ``fro
 
 from __future__ import annotations
 
-from sqlfeat.definitions import DataSource, DuckDBSource, Entity, Feature, FeatureView, Field, FileSource
+from sqlfeat.definitions import (
+    BigQuerySource,
+    DataSource,
+    DuckDBSource,
+    Entity,
+    Feature,
+    FeatureView,
+    Field,
+    FileSource,
+    PostgreSQLSource,
+    SnowflakeSource,
+)
 from sqlfeat.errors import SqlfeatError
 from sqlfeat.store import FeatureStore
 from sqlfeat.types import ValueType
@@ -13,6 +24,7 @@ from sqlfeat.types import ValueType
 __version__ = "0.1.0"
 
 __all__ = [
+    "BigQuerySource",
     "DataSource",
     "DuckDBSource",
     "Entity",
@@ -21,6 +33,8 @@ __all__ = [
     "FeatureView",
     "Field",
     "FileSource",
+    "PostgreSQLSource",
+    "SnowflakeSource",
     "SqlfeatError",
     "ValueType",
     "__version__",

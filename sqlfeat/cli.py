@@ -140,7 +140,7 @@ def describe(ctx: click.Context, view: str) -> None:
 @cli.command("compile")
 @click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
 @click.option(
-    "--dialect", "-d", type=click.Choice(["duckdb"]), default=None,
+    "--dialect", "-d", type=click.Choice(["duckdb", "postgres", "bigquery", "snowflake"]), default=None,
     help="SQL dialect to print. Default: the repo's offline_store type.",
 )
 @click.option("--spine-table", default=None, help="Table holding the entity rows. Default: entity_df.")

@@ -7,7 +7,9 @@
     ├── RegistryError            the registry file is missing or unreadable; apply not run
     ├── FeatureReferenceError    "view:feature" names something that is not registered
     ├── EntityDataFrameError     the spine (entity_df) is not usable: keys, timestamps, collisions
-    └── WarehouseError           the warehouse failed running compiled SQL
+    │   └── EntityRowError       an online entity row lacks a join key or has a key of the wrong type
+    ├── WarehouseError           the warehouse failed running compiled SQL
+    └── OnlineStoreError         the online store is unreachable or failed a read or a write
 
 Each message names the offending object and says how to fix it.
 """
@@ -18,7 +20,9 @@ __all__ = [
     "ConfigError",
     "DefinitionError",
     "EntityDataFrameError",
+    "EntityRowError",
     "FeatureReferenceError",
+    "OnlineStoreError",
     "RegistryError",
     "SchemaMismatchError",
     "SqlfeatError",
@@ -56,3 +60,11 @@ class EntityDataFrameError(SqlfeatError):
 
 class WarehouseError(SqlfeatError):
     """The warehouse failed to run compiled SQL."""
+
+
+class EntityRowError(EntityDataFrameError):
+    """An entity row given to ``get_online_features`` lacks a join key or has the wrong key type."""
+
+
+class OnlineStoreError(SqlfeatError):
+    """The online store is unreachable, or failed a read or a write."""

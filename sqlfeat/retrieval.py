@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from sqlfeat.compiler.plan import INTERNAL_COLUMNS, ROW_ID
 from sqlfeat.errors import EntityDataFrameError
 from sqlfeat.types import TIMESTAMP_TYPES
 from sqlfeat.validation import type_family
+from sqlfeat.warehouses.arrow import arrow_to_sql_type
 from sqlfeat.warehouses.base import OfflineStore
 
 if TYPE_CHECKING:
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMESTAMP = "event_timestamp"
 _QUERY_START = re.compile(r"^\s*\(?\s*(select|with|from)\b", re.IGNORECASE)
-
-
-def _upload_name() -> str:
-    return f"__sqlfeat_spine_{uuid.uuid4().hex[:12]}"
 
 
 def pick_timestamp_column(columns: dict[str, bool]) -> str:
@@ -138,10 +134,23 @@ class RetrievalJob:
     def _features(self) -> pa.Table:
         uploaded = self._upload_keys() if self.spine.row_id else None
         try:
-            return self.store.fetch_arrow(self.sql)
+            result = self.store.fetch_arrow(self.sql)
         finally:
             if uploaded:
                 self.store.drop_upload(uploaded)
+        return self._typed(result)
+
+    def _typed(self, result: pa.Table) -> pa.Table:
+        """Feature columns in their declared Arrow types, whatever the warehouse returned
+        (Snowflake NUMBER, BigQuery FLOAT64 for a Float32...): every warehouse, the same table."""
+        declared = {
+            name: field.dtype.to_arrow()
+            for request in self.plan.views for field, name in zip(request.features, request.output_names)
+        }
+        for index, name in enumerate(result.column_names):
+            if name in declared and result.schema.field(index).type != declared[name]:
+                result = result.set_column(index, name, result.column(index).cast(declared[name]))
+        return result
 
     def _upload_keys(self) -> str:
         import pyarrow as pa
@@ -182,7 +191,7 @@ class RetrievalJob:
             return name
         import pyarrow as pa
 
-        uploaded = _upload_name()
+        uploaded = self.store.upload_name()
         self.store.upload(pa.Table.from_pandas(self.entity_df, preserve_index=False), uploaded)
         try:
             spine = Spine(uploaded, self.spine.timestamp_column, rows=self.spine.rows)
@@ -212,9 +221,9 @@ def build_job(
         spine_types = {}
         for key in plan.join_keys:
             arrow_type = pa.Array.from_pandas(entity_df[key].head(1000)).type
-            spine_types[key] = _arrow_to_sql(arrow_type)
+            spine_types[key] = arrow_to_sql_type(arrow_type)
         _check_key_types(plan, spine_types, source_types)
-        spine = Spine(_upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df))
+        spine = Spine(store.upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df))
         return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy)
     if isinstance(entity_df, str):
         is_query = bool(_QUERY_START.match(entity_df))
@@ -229,20 +238,3 @@ def build_job(
     raise EntityDataFrameError(
         f"entity_df must be a pandas DataFrame, a SQL query or a table name, got {type(entity_df).__name__}"
     )
-
-
-def _arrow_to_sql(arrow_type: pa.DataType):
-    import pyarrow as pa
-    from sqlglot import exp
-
-    if pa.types.is_integer(arrow_type):
-        return exp.DataType.build("BIGINT")
-    if pa.types.is_floating(arrow_type):
-        return exp.DataType.build("DOUBLE")
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return exp.DataType.build("VARCHAR")
-    if pa.types.is_timestamp(arrow_type):
-        return exp.DataType.build("TIMESTAMPTZ")
-    if pa.types.is_boolean(arrow_type):
-        return exp.DataType.build("BOOLEAN")
-    return exp.DataType.build("VARBINARY") if pa.types.is_binary(arrow_type) else exp.DataType.build("UNKNOWN")

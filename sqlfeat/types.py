@@ -55,11 +55,20 @@ class FeatureType:
             return pa.list_(self.element.to_arrow())
         return _arrow_factories()[self.name]()
 
-    def accepts_column(self, column_type: exp.DataType) -> bool:
-        """True if a source column of ``column_type`` can be read as this dtype without loss."""
+    def accepts_column(self, column_type: exp.DataType, float_is_double: bool = False) -> bool:
+        """True if a source column of ``column_type`` can be read as this dtype without loss.
+
+        ``float_is_double``: the warehouse has only 64-bit floats (BigQuery, Snowflake), so a
+        Float32 feature reads its DOUBLE columns.
+        """
         if self.element is not None:
             inner = column_type.expressions
-            return column_type.this.name == "ARRAY" and bool(inner) and self.element.accepts_column(inner[0])
+            return (
+                column_type.this.name == "ARRAY" and bool(inner)
+                and self.element.accepts_column(inner[0], float_is_double)
+            )
+        if float_is_double and self.name == "Float32" and column_type.this.name == "DOUBLE":
+            return True
         return column_type.this.name in self.accepts
 
 

@@ -102,7 +102,7 @@ def check_view_source(
             continue
         source_column = source.source_column(field.name)
         actual = column(source_column, f"feature {field.name!r}")
-        if not field.dtype.accepts_column(actual):
+        if not field.dtype.accepts_column(actual, store.dialect.FLOAT_IS_DOUBLE):
             raise SchemaMismatchError(
                 f"{where}: feature {field.name!r} is declared {field.dtype.name} but source column "
                 f"{source_column!r} is {actual.sql('duckdb')}; change the dtype in the schema or cast "

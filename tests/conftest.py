@@ -11,18 +11,21 @@ CONFIG = """\
 project: {project}
 registry: data/registry.json
 offline_store:
-  type: duckdb
-{extra}online_store:
+{offline}{extra}online_store:
   type: sqlite
   path: data/online.db
 """
 
 
 def write_repo(root: Path, sources: dict[str, pd.DataFrame] | None = None, project: str = "test_project",
-               extra: str = "") -> Path:
+               extra: str = "", offline_store: dict | None = None) -> Path:
     """A feature repo at ``root``: feature_store.yaml plus ``data/<name>.parquet`` per source."""
+    import yaml
+
     (root / "data").mkdir(parents=True, exist_ok=True)
-    (root / "feature_store.yaml").write_text(CONFIG.format(project=project, extra=extra))
+    offline = yaml.safe_dump(offline_store or {"type": "duckdb"}, default_flow_style=False)
+    offline = "".join(f"  {line}\n" for line in offline.splitlines())
+    (root / "feature_store.yaml").write_text(CONFIG.format(project=project, offline=offline, extra=extra))
     for name, frame in (sources or {}).items():
         frame.to_parquet(root / "data" / f"{name}.parquet", index=False)
     return root
@@ -53,3 +56,58 @@ def clicks_frame() -> pd.DataFrame:
         "avg_dwell_seconds": pd.Series([1.5, 2.5, 2.75, 3.0, 4.0, 9.0], dtype="float32"),
         "top_category": ["news", "music", "music", "games", "games", "food"],
     })
+
+
+# -- every warehouse ---------------------------------------------------------------------------
+# Servers start once per session, and only when a test asks for their warehouse.
+import sys  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from services.fixtures import (  # noqa: E402,F401
+    bigquery_info,
+    fakesnow_conn_kwargs,
+    moto_endpoint,
+    postgres_dsn,
+    redis_url,
+)
+from warehouses import TARGETS, Harness  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    from services.emulators import unique_name
+
+    return unique_name("sqlfeat")
+
+
+@pytest.fixture(scope="session")
+def postgres_harness(postgres_dsn, run_id):
+    from warehouses import drop_postgres_schema, postgres_harness
+
+    harness = postgres_harness(postgres_dsn, run_id)
+    yield harness
+    drop_postgres_schema(postgres_dsn, run_id)
+
+
+@pytest.fixture(scope="session")
+def snowflake_harness(fakesnow_conn_kwargs, run_id):
+    from warehouses import snowflake_harness
+
+    return snowflake_harness(fakesnow_conn_kwargs, run_id)
+
+
+@pytest.fixture(scope="session")
+def bigquery_harness(bigquery_info, run_id):
+    from warehouses import bigquery_harness
+
+    return bigquery_harness(bigquery_info, run_id)
+
+
+@pytest.fixture(params=TARGETS)
+def warehouse(request) -> Harness:
+    """A warehouse to run the test on; DuckDB once per PIT strategy."""
+    name, _, strategy = request.param.partition("-")
+    if name == "duckdb":
+        return Harness("duckdb", {"type": "duckdb"}, strategy=strategy)
+    return request.getfixturevalue(f"{name}_harness")

@@ -9,10 +9,19 @@ from __future__ import annotations
 from sqlfeat.definitions.entity import Entity
 from sqlfeat.definitions.feature_view import FeatureView
 from sqlfeat.definitions.field import Feature, Field
-from sqlfeat.definitions.sources import DataSource, DuckDBSource, FileSource, source_from_spec
+from sqlfeat.definitions.sources import (
+    BigQuerySource,
+    DataSource,
+    DuckDBSource,
+    FileSource,
+    PostgreSQLSource,
+    SnowflakeSource,
+    source_from_spec,
+)
 from sqlfeat.definitions.spec import fingerprint
 
 __all__ = [
+    "BigQuerySource",
     "DataSource",
     "DuckDBSource",
     "Entity",
@@ -20,6 +29,8 @@ __all__ = [
     "FeatureView",
     "Field",
     "FileSource",
+    "PostgreSQLSource",
+    "SnowflakeSource",
     "fingerprint",
     "source_from_spec",
 ]

@@ -83,24 +83,61 @@ class FileSource(DataSource):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DuckDBSource(DataSource):
-    """A table (``table="db.schema.t"``) or a query (``query="SELECT ..."``) in the DuckDB warehouse."""
-
-    kind: ClassVar[str] = "duckdb"
+class TableSource(DataSource):
+    """A warehouse table (``table="schema.t"``) or query (``query="SELECT ..."``): exactly one."""
 
     table: str | None = None
     query: str | None = None
 
     def __post_init__(self, event_timestamp_column: str | None) -> None:
         if bool(self.table) == bool(self.query):
-            raise DefinitionError("DuckDBSource needs exactly one of table=... or query=...")
+            raise DefinitionError(f"{type(self).__name__} needs exactly one of table=... or query=...")
         super().__post_init__(event_timestamp_column)
 
     def default_name(self) -> str:
         return self.table or ""
 
 
-_SOURCE_KINDS: dict[str, type[DataSource]] = {cls.kind: cls for cls in (FileSource, DuckDBSource)}
+@dataclass(frozen=True, kw_only=True)
+class DuckDBSource(TableSource):
+    """A table or query in the DuckDB warehouse (``offline_store.database``)."""
+
+    kind: ClassVar[str] = "duckdb"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgreSQLSource(TableSource):
+    """A table (``schema.table``) or query in PostgreSQL."""
+
+    kind: ClassVar[str] = "postgres"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BigQuerySource(TableSource):
+    """A table (``project.dataset.table`` or ``dataset.table``) or query in BigQuery."""
+
+    kind: ClassVar[str] = "bigquery"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnowflakeSource(TableSource):
+    """A table (``database``/``schema``/``table``, or a dotted ``table``) or query in Snowflake."""
+
+    kind: ClassVar[str] = "snowflake"
+
+    database: str | None = None
+    schema: str | None = None
+
+    def __post_init__(self, event_timestamp_column: str | None) -> None:
+        if self.table and "." not in self.table:
+            qualified = ".".join(part for part in (self.database, self.schema, self.table) if part)
+            object.__setattr__(self, "table", qualified)
+        super().__post_init__(event_timestamp_column)
+
+
+_SOURCE_KINDS: dict[str, type[DataSource]] = {
+    cls.kind: cls for cls in (FileSource, DuckDBSource, PostgreSQLSource, BigQuerySource, SnowflakeSource)
+}
 
 
 def source_from_spec(spec: dict[str, Any]) -> DataSource:

@@ -17,6 +17,7 @@ __all__ = ["Dialect", "OfflineStore", "get_dialect", "warehouse_module"]
 
 # Feast spells the parquet-files offline store "file"; DuckDB is what reads those files here.
 _ALIASES = {"file": "duckdb"}
+KINDS = ("duckdb", "file", "postgres", "bigquery", "snowflake")
 
 
 def warehouse_module(kind: str) -> ModuleType:
@@ -27,7 +28,7 @@ def warehouse_module(kind: str) -> ModuleType:
         if err.name != f"sqlfeat.warehouses.{name}":
             raise
         raise ConfigError(
-            f"offline_store type {kind!r} is not a sqlfeat warehouse; use one of: duckdb, file"
+            f"offline_store type {kind!r} is not a sqlfeat warehouse; use one of: {', '.join(KINDS)}"
         ) from None
 
 

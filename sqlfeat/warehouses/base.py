@@ -6,6 +6,7 @@ calls. It never branches the algorithm by warehouse name.
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,6 +34,8 @@ class Dialect:
     ASOF_MIN_SPINE_ROWS: ClassVar[int] = 0
     # The type every timestamp is compared in: an absolute instant (UTC).
     INSTANT_TYPE: ClassVar[str] = "TIMESTAMPTZ"
+    # Every float column is 64-bit here, so a Float32 feature reads a DOUBLE column (and is cast).
+    FLOAT_IS_DOUBLE: ClassVar[bool] = False
     # Source kinds (DataSource.kind) this warehouse can read.
     SOURCE_KINDS: ClassVar[frozenset[str]] = frozenset()
 
@@ -75,7 +78,9 @@ class Dialect:
         return self._source_relation(source, repo_path)
 
     def _source_relation(self, source: DataSource, repo_path: Path) -> exp.Expression:
-        raise NotImplementedError
+        if getattr(source, "table", None):
+            return self.table(source.table)
+        return self.query(source.query).subquery()
 
     def table(self, name: str) -> exp.Table:
         """A (possibly qualified) table name with every part quoted."""
@@ -105,9 +110,17 @@ class OfflineStore(ABC):
     def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
         """Column names and types of a relation (a table or a subquery)."""
 
+    def upload_name(self) -> str:
+        """A fresh name for an uploaded spine (qualified where the warehouse needs it)."""
+        return f"__sqlfeat_spine_{uuid.uuid4().hex[:12]}"
+
     @abstractmethod
+    def write_arrow(self, table: pa.Table, name: str, temporary: bool = False) -> None:
+        """Create (or replace) table ``name`` holding ``table``'s rows."""
+
     def upload(self, table: pa.Table, name: str) -> None:
-        """Make an Arrow table queryable as temporary table ``name``."""
+        """Make an Arrow table queryable as temporary table ``name`` (a staged spine)."""
+        self.write_arrow(table, name, temporary=True)
 
     @abstractmethod
     def drop_upload(self, name: str) -> None:

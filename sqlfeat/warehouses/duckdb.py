@@ -31,9 +31,7 @@ class DuckDBDialect(Dialect):
             if not path.is_absolute() and "://" not in source.path:
                 path = repo_path / path
             return exp.func("read_parquet", exp.Literal.string(str(path)))
-        if source.table:
-            return self.table(source.table)
-        return self.query(source.query).subquery()
+        return super()._source_relation(source, repo_path)
 
 
 DIALECT = DuckDBDialect()
@@ -81,7 +79,19 @@ class DuckDBOfflineStore(OfflineStore):
         return {name: _column_type(str(kind)) for name, kind, *_ in described.description}
 
     def upload(self, table: pa.Table, name: str) -> None:
-        self.connection.register(name, table)
+        self.connection.register(name, table)  # zero-copy: DuckDB scans the Arrow buffers
+
+    def write_arrow(self, table: pa.Table, name: str, temporary: bool = False) -> None:
+        staged = self.upload_name()
+        self.connection.register(staged, table)
+        try:
+            select = exp.select(exp.Star()).from_(exp.to_table(exp.to_identifier(staged, quoted=True)))
+            create = exp.Create(this=self.dialect.table(name), kind="TABLE", replace=True, expression=select)
+            if temporary:
+                create.set("properties", exp.Properties(expressions=[exp.TemporaryProperty()]))
+            self._run(create.sql(dialect="duckdb"), f"writing table {name!r}")
+        finally:
+            self.connection.unregister(staged)
 
     def drop_upload(self, name: str) -> None:
         try:

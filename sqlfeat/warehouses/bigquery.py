@@ -1,0 +1,164 @@
+"""BigQuery: no ASOF JOIN; TIMESTAMP is the instant type (sqlglot's TIMESTAMPTZ), DATETIME the
+naive one, read as UTC; every float is FLOAT64."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from sqlfeat.errors import ConfigError, WarehouseError
+from sqlfeat.warehouses.base import Dialect, OfflineStore
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class BigQueryDialect(Dialect):
+    NAME = "bigquery"
+    SQLGLOT_DIALECT = "bigquery"
+    SOURCE_KINDS = frozenset({"bigquery"})
+    FLOAT_IS_DOUBLE = True
+
+    def subtract(self, value: exp.Expression, delta: timedelta) -> exp.Expression:
+        micros = delta // timedelta(microseconds=1)
+        amount, unit = (micros // 1_000_000, "SECOND") if micros % 1_000_000 == 0 else (micros, "MICROSECOND")
+        return exp.TimestampSub(this=value, expression=exp.Literal.number(amount), unit=exp.var(unit))
+
+    def render(self, expression: exp.Expression, pretty: bool = True) -> str:
+        # BigQuery has refused QUALIFY without a WHERE, GROUP BY or HAVING in the same SELECT.
+        expression = expression.copy()
+        for select in expression.find_all(exp.Select):
+            if select.args.get("qualify") and not (select.args.get("where") or select.args.get("group")):
+                select.where(exp.true(), copy=False)
+        return super().render(expression, pretty)
+
+
+DIALECT = BigQueryDialect()
+
+
+class BigQueryOfflineStore(OfflineStore):
+    """A google-cloud-bigquery client; spines are staged as expiring tables in ``dataset``."""
+
+    dialect = DIALECT
+
+    def __init__(self, client, project: str, dataset: str, location: str | None) -> None:
+        self.client = client
+        self.project = project
+        self.dataset = dataset
+        self.location = location
+
+    def _query(self, sql: str, what: str):
+        from google.api_core import exceptions
+
+        try:
+            return self.client.query(sql, location=self.location).result()
+        except exceptions.GoogleAPICallError as err:
+            raise WarehouseError(f"BigQuery failed {what}: {err.message}\n-- SQL --\n{sql}") from None
+
+    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
+        probe = exp.select(exp.Star()).from_(relation).limit(0).sql(dialect="bigquery")
+        schema = self._query(probe, "reading a relation's columns").schema
+        return {field.name: _column_type(field) for field in schema}
+
+    def upload_name(self) -> str:
+        return f"{self.project}.{self.dataset}.__sqlfeat_spine_{uuid.uuid4().hex[:12]}"
+
+    def upload(self, table: pa.Table, name: str) -> None:
+        from datetime import datetime, timezone
+
+        self.write_arrow(table, name)
+        staged = self.client.get_table(name)
+        staged.expires = datetime.now(timezone.utc) + timedelta(days=1)  # a crash still cleans up
+        self.client.update_table(staged, ["expires"])
+
+    def write_arrow(self, table: pa.Table, name: str, temporary: bool = False) -> None:
+        import io
+
+        import pyarrow.parquet as pq
+        from google.cloud import bigquery
+
+        # Parquet keeps Arrow's types: aware timestamps load as TIMESTAMP, naive ones as DATETIME.
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        buffer.seek(0)
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET, write_disposition="WRITE_TRUNCATE",
+            schema=[_schema_field(f) for f in table.schema],
+        )
+        self.client.load_table_from_file(buffer, name, job_config=config, location=self.location).result()
+
+    def drop_upload(self, name: str) -> None:
+        self.client.delete_table(name, not_found_ok=True)
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        from google.api_core import exceptions
+
+        try:
+            return self.client.query(sql, location=self.location).to_arrow(create_bqstorage_client=False)
+        except exceptions.GoogleAPICallError as err:
+            raise WarehouseError(f"BigQuery failed running the query: {err.message}\n-- SQL --\n{sql}") from None
+
+    def create_table(self, name: str, sql: str) -> None:
+        create = exp.Create(this=self.dialect.table(name), kind="TABLE", replace=True, expression=self.dialect.query(sql))
+        self._query(create.sql(dialect="bigquery"), f"creating table {name!r}")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _schema_field(field: pa.Field):
+    from google.cloud import bigquery
+
+    from sqlfeat.warehouses.arrow import arrow_to_sql_type
+
+    data_type = arrow_to_sql_type(field.type)
+    repeated = data_type.this == exp.DataType.Type.ARRAY
+    element = data_type.expressions[0] if repeated else data_type
+    # sqlglot's TIMESTAMP (naive) is BigQuery's DATETIME and TIMESTAMPTZ its TIMESTAMP.
+    type_name = element.sql(dialect="bigquery").split("(")[0]
+    return bigquery.SchemaField(field.name, type_name, mode="REPEATED" if repeated else "NULLABLE")
+
+
+def _column_type(field) -> exp.DataType:
+    data_type = exp.DataType.build(field.field_type, dialect="bigquery")
+    if field.mode == "REPEATED":
+        return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[data_type], nested=True)
+    return data_type
+
+
+def connect(options: dict[str, Any], repo_path: Path) -> BigQueryOfflineStore:
+    """``offline_store: {type: bigquery, project, dataset, location?, credentials_path?, api_endpoint?}``."""
+    from google.api_core import exceptions
+    from google.cloud import bigquery
+
+    for key in ("project", "dataset"):
+        if not options.get(key):
+            raise ConfigError(f"offline_store type bigquery needs `{key}` (the dataset stages uploaded spines)")
+    kwargs: dict[str, Any] = {"project": options["project"]}
+    if options.get("api_endpoint"):
+        from google.api_core.client_options import ClientOptions
+
+        kwargs["client_options"] = ClientOptions(api_endpoint=options["api_endpoint"])
+    if options.get("credentials_path"):
+        from google.oauth2 import service_account
+
+        kwargs["credentials"] = service_account.Credentials.from_service_account_file(options["credentials_path"])
+    elif options.get("anonymous"):
+        from google.auth.credentials import AnonymousCredentials
+
+        kwargs["credentials"] = AnonymousCredentials()
+    client = bigquery.Client(**kwargs)
+    try:
+        client.get_dataset(f"{options['project']}.{options['dataset']}")
+    except exceptions.NotFound:
+        raise ConfigError(
+            f"offline_store.dataset {options['dataset']!r} does not exist in project {options['project']!r}"
+        ) from None
+    except Exception as err:  # transport and auth errors come in many classes
+        where = options.get("api_endpoint") or "BigQuery"
+        raise ConfigError(f"cannot reach {where} with offline_store.project {options['project']!r}: {err}") from None
+    return BigQueryOfflineStore(client, options["project"], options["dataset"], options.get("location"))

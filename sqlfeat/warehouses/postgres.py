@@ -1,0 +1,135 @@
+"""PostgreSQL: no ASOF JOIN and no QUALIFY (sqlglot rewrites QUALIFY into a subquery)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from sqlfeat.errors import ConfigError, WarehouseError
+from sqlfeat.warehouses.arrow import arrow_to_sql_type, rows_to_arrow, sql_to_arrow_type
+from sqlfeat.warehouses.base import Dialect, OfflineStore
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class PostgresDialect(Dialect):
+    NAME = "postgres"
+    SQLGLOT_DIALECT = "postgres"
+    SOURCE_KINDS = frozenset({"postgres"})
+
+
+DIALECT = PostgresDialect()
+
+
+class PostgresOfflineStore(OfflineStore):
+    """One psycopg connection with its session time zone set to UTC."""
+
+    dialect = DIALECT
+
+    def __init__(self, conninfo: str, described_as: str) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        try:
+            self.connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+        except psycopg.Error as err:
+            raise ConfigError(f"cannot connect to PostgreSQL with {described_as}: {str(err).strip()}") from None
+        # Naive timestamp columns are read as UTC: CAST(... AS TIMESTAMPTZ) uses the session zone.
+        self.connection.execute("SET TIME ZONE 'UTC'")
+
+    def _cursor(self, sql: str, what: str, params: Any = None):
+        try:
+            return self.connection.execute(sql, params)
+        except self._psycopg.Error as err:
+            raise WarehouseError(f"PostgreSQL failed {what}: {str(err).strip()}\n-- SQL --\n{sql}") from None
+
+    def _types(self, cursor) -> list[exp.DataType]:
+        types = []
+        for column in cursor.description:
+            info = self.connection.adapters.types.get(column.type_code)
+            name = info.name if info else "text"
+            if name.startswith("_"):  # PostgreSQL names array types _element
+                name = f"{name[1:]}[]"
+            types.append(exp.DataType.build(name, dialect="postgres", udt=True))
+        return types
+
+    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
+        probe = exp.select(exp.Star()).from_(relation).limit(0).sql(dialect="postgres")
+        cursor = self._cursor(probe, "reading a relation's columns")
+        return {column.name: kind for column, kind in zip(cursor.description, self._types(cursor))}
+
+    def write_arrow(self, table: pa.Table, name: str, temporary: bool = False) -> None:
+        columns = [
+            exp.ColumnDef(this=exp.to_identifier(field.name, quoted=True), kind=arrow_to_sql_type(field.type))
+            for field in table.schema
+        ]
+        create = exp.Create(this=exp.Schema(this=self.dialect.table(name), expressions=columns), kind="TABLE")
+        if temporary:
+            create.set("properties", exp.Properties(expressions=[exp.TemporaryProperty()]))
+        self.drop_upload(name)
+        self._cursor(create.sql(dialect="postgres"), f"creating table {name!r}")
+        copy = exp.Copy(
+            this=exp.Schema(
+                this=self.dialect.table(name),
+                expressions=[exp.to_identifier(column, quoted=True) for column in table.column_names],
+            ),
+            kind=True, files=[exp.to_identifier("STDIN")],
+        )
+        with self.connection.cursor() as cursor, cursor.copy(copy.sql(dialect="postgres")) as writer:
+            for batch in table.to_batches(max_chunksize=50_000):
+                for row in zip(*(column.to_pylist() for column in batch.columns)):
+                    writer.write_row(row)
+
+    def drop_upload(self, name: str) -> None:
+        drop = exp.Drop(tables=[self.dialect.table(name)], kind="TABLE", exists=True)
+        try:
+            self.connection.execute(drop.sql(dialect="postgres"))
+        except self._psycopg.Error:
+            pass
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        cursor = self._cursor(sql, "running the query")
+        types = [sql_to_arrow_type(t) for t in self._types(cursor)]
+        return rows_to_arrow([c.name for c in cursor.description], types, cursor.fetchall())
+
+    def fetch_batches(self, sql: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        # A server-side cursor streams the result instead of holding it all client-side.
+        with self.connection.transaction(), self.connection.cursor(name="sqlfeat_stream") as cursor:
+            try:
+                cursor.execute(sql)
+            except self._psycopg.Error as err:
+                raise WarehouseError(f"PostgreSQL failed running the query: {str(err).strip()}\n-- SQL --\n{sql}") from None
+            names, types = None, None
+            while rows := cursor.fetchmany(batch_rows):
+                if names is None:
+                    names = [c.name for c in cursor.description]
+                    types = [sql_to_arrow_type(t) for t in self._types(cursor)]
+                yield from rows_to_arrow(names, types, rows).to_batches()
+
+    def create_table(self, name: str, sql: str) -> None:
+        drop = exp.Drop(tables=[self.dialect.table(name)], kind="TABLE", exists=True)
+        create = exp.Create(this=self.dialect.table(name), kind="TABLE", expression=self.dialect.query(sql))
+        with self.connection.transaction():
+            self._cursor(drop.sql(dialect="postgres"), f"replacing table {name!r}")
+            self._cursor(create.sql(dialect="postgres"), f"creating table {name!r}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def connect(options: dict[str, Any], repo_path: Path) -> PostgresOfflineStore:
+    """``offline_store: {type: postgres, url: postgresql://...}`` or host/port/database/user/password."""
+    if options.get("url"):
+        return PostgresOfflineStore(options["url"], "offline_store.url")
+    keys = {"host": "host", "port": "port", "database": "dbname", "user": "user", "password": "password",
+            "sslmode": "sslmode"}  # fmt: skip
+    parts = {libpq: options[key] for key, libpq in keys.items() if options.get(key) not in (None, "")}
+    if "host" not in parts:
+        raise ConfigError("offline_store type postgres needs `url` or `host` (with port, database, user)")
+    conninfo = " ".join(f"{k}='{str(v).replace(chr(39), chr(92) + chr(39))}'" for k, v in parts.items())
+    given = ", ".join(f"offline_store.{k}" for k in keys if k in options and k != "password")
+    return PostgresOfflineStore(conninfo, given)

@@ -1,0 +1,141 @@
+"""Snowflake: the window strategy (sqlglot cannot write ASOF ... MATCH_CONDITION); TIMESTAMP_TZ
+is the instant type; the session runs in UTC so TIMESTAMP_NTZ columns read as UTC."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from sqlfeat.errors import ConfigError, WarehouseError
+from sqlfeat.warehouses.arrow import arrow_to_sql_type
+from sqlfeat.warehouses.base import Dialect, OfflineStore
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class SnowflakeDialect(Dialect):
+    NAME = "snowflake"
+    SQLGLOT_DIALECT = "snowflake"
+    SOURCE_KINDS = frozenset({"snowflake"})
+    FLOAT_IS_DOUBLE = True
+
+
+DIALECT = SnowflakeDialect()
+
+# snowflake.connector.constants.FIELD_TYPES names -> SQL type names sqlglot understands.
+_TYPES = {
+    "REAL": "DOUBLE", "TEXT": "VARCHAR", "BOOLEAN": "BOOLEAN", "BINARY": "VARBINARY", "DATE": "DATE",
+    "TIMESTAMP_NTZ": "TIMESTAMP", "TIMESTAMP": "TIMESTAMP", "TIMESTAMP_TZ": "TIMESTAMPTZ",
+    "TIMESTAMP_LTZ": "TIMESTAMPTZ", "ARRAY": "ARRAY", "VARIANT": "VARCHAR",
+}  # fmt: skip
+
+
+class SnowflakeOfflineStore(OfflineStore):
+    dialect = DIALECT
+
+    def __init__(self, connection) -> None:
+        import snowflake.connector
+
+        self._errors = snowflake.connector.errors
+        self.connection = connection
+
+    def _execute(self, sql: str, what: str, params: Any = None):
+        cursor = self.connection.cursor()
+        try:
+            return cursor.execute(sql, params)
+        except self._errors.Error as err:
+            raise WarehouseError(f"Snowflake failed {what}: {err.msg}\n-- SQL --\n{sql}") from None
+
+    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
+        from snowflake.connector.constants import FIELD_ID_TO_NAME
+
+        probe = exp.select(exp.Star()).from_(relation).limit(0).sql(dialect="snowflake")
+        cursor = self._execute(probe, "reading a relation's columns")
+        columns = {}
+        for column in cursor.description:
+            name = FIELD_ID_TO_NAME.get(column.type_code, "TEXT")
+            if name == "FIXED":
+                name = "BIGINT" if not column.scale else "DECIMAL"
+            columns[column.name] = exp.DataType.build(_TYPES.get(name, name), dialect="snowflake")
+        return columns
+
+    def write_arrow(self, table: pa.Table, name: str, temporary: bool = False) -> None:
+        columns = [
+            exp.ColumnDef(this=exp.to_identifier(field.name, quoted=True), kind=arrow_to_sql_type(field.type))
+            for field in table.schema
+        ]
+        create = exp.Create(
+            this=exp.Schema(this=self.dialect.table(name), expressions=columns), kind="TABLE", replace=True
+        )
+        if temporary:
+            create.set("properties", exp.Properties(expressions=[exp.TemporaryProperty()]))
+        self._execute(create.sql(dialect="snowflake"), f"creating table {name!r}")
+        insert = exp.insert(
+            exp.values([tuple(exp.Placeholder() for _ in table.column_names)]),
+            self.dialect.table(name), columns=[exp.to_identifier(c, quoted=True) for c in table.column_names],
+        ).sql(dialect="snowflake").replace("?", "%s")
+        cursor = self.connection.cursor()
+        for batch in table.to_batches(max_chunksize=10_000):
+            rows = list(zip(*(_python_values(column) for column in batch.columns)))
+            try:
+                cursor.executemany(insert, rows)
+            except self._errors.Error as err:
+                raise WarehouseError(f"Snowflake failed uploading the spine: {err.msg}") from None
+
+    def drop_upload(self, name: str) -> None:
+        try:
+            self.connection.cursor().execute(exp.Drop(tables=[self.dialect.table(name)], kind="TABLE", exists=True).sql(dialect="snowflake"))
+        except self._errors.Error:
+            pass
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        cursor = self._execute(sql, "running the query")
+        table = cursor.fetch_arrow_all(force_return_table=True)
+        return table
+
+    def create_table(self, name: str, sql: str) -> None:
+        create = exp.Create(this=self.dialect.table(name), kind="TABLE", replace=True, expression=self.dialect.query(sql))
+        self._execute(create.sql(dialect="snowflake"), f"creating table {name!r}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _python_values(column: pa.Array) -> list:
+    """Arrow values as the connector binds them: timestamps as ISO strings with an offset."""
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(column.type):
+        # Aware values go as UTC: offsets other than +00:00 are not accepted everywhere.
+        utc = column.cast(pa.timestamp("us", tz="UTC")) if column.type.tz else column
+        return [None if v is None else v.isoformat(sep=" ") for v in utc.to_pylist()]
+    return column.to_pylist()
+
+
+def connect(options: dict[str, Any], repo_path: Path) -> SnowflakeOfflineStore:
+    """``offline_store: {type: snowflake, account, user, password, database, schema, warehouse, role}``;
+    ``password`` may be ``${ENV_VAR}``; ``host``/``port``/``protocol`` reach a non-default endpoint."""
+    import snowflake.connector
+
+    for key in ("account", "user"):
+        if not options.get(key):
+            raise ConfigError(f"offline_store type snowflake needs `{key}`")
+    keys = ("account", "user", "password", "database", "schema", "warehouse", "role", "host", "port", "protocol",
+            "authenticator", "session_parameters", "network_timeout")  # fmt: skip
+    kwargs = {key: options[key] for key in keys if options.get(key) not in (None, "")}
+    kwargs.setdefault("password", os.environ.get("SNOWFLAKE_PASSWORD"))
+    kwargs["login_timeout"] = options.get("login_timeout", 30)
+    # TIMESTAMP_NTZ columns are read as UTC: CAST(... AS TIMESTAMP_TZ) uses the session zone.
+    kwargs["session_parameters"] = {**kwargs.get("session_parameters", {}), "TIMEZONE": "UTC"}
+    try:
+        connection = snowflake.connector.connect(**kwargs)
+    except snowflake.connector.errors.Error as err:
+        raise ConfigError(
+            f"cannot connect to Snowflake as offline_store.user {options['user']!r} on offline_store.account "
+            f"{options['account']!r}: {err.msg}"
+        ) from None
+    return SnowflakeOfflineStore(connection)

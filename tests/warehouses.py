@@ -1,0 +1,81 @@
+"""One harness per warehouse, so every behaviour test runs on each of them.
+
+A harness knows the ``offline_store`` section that reaches its warehouse and how to put a
+DataFrame there as a source table. DuckDB writes parquet files (the FileSource path users
+take); the others write real tables through sqlfeat's own warehouse client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+# Each id is a warehouse and, where it has several, the PIT strategy under test.
+TARGETS = ["duckdb-asof", "duckdb-window", "postgres", "snowflake", "bigquery"]
+
+
+@dataclass
+class Harness:
+    name: str
+    offline_store: dict[str, Any]
+    namespace: str = ""
+    strategy: str = "auto"
+    _tables: list[str] = field(default_factory=list)
+
+    def source(self, repo: Path, name: str, frame: pd.DataFrame, **kwargs):
+        """Store ``frame`` as source ``name`` and return the matching sqlfeat source."""
+        import sqlfeat
+
+        if self.name == "duckdb":
+            (repo / "data").mkdir(parents=True, exist_ok=True)
+            frame.to_parquet(repo / "data" / f"{name}.parquet", index=False)
+            return sqlfeat.FileSource(path=f"data/{name}.parquet", **kwargs)
+        from sqlfeat.warehouses import warehouse_module
+
+        table = f"{self.namespace}.{name}"
+        with warehouse_module(self.name).connect(self.offline_store, repo) as store:
+            store.write_arrow(pa.Table.from_pandas(frame, preserve_index=False), table)
+        source_class = {
+            "postgres": sqlfeat.PostgreSQLSource, "snowflake": sqlfeat.SnowflakeSource,
+            "bigquery": sqlfeat.BigQuerySource,
+        }[self.name]  # fmt: skip
+        return source_class(table=table, **kwargs)
+
+
+def postgres_harness(dsn: str, schema: str) -> Harness:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    return Harness("postgres", {"type": "postgres", "url": dsn}, schema)
+
+
+def drop_postgres_schema(dsn: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def snowflake_harness(kwargs: dict[str, Any], schema: str) -> Harness:
+    options = {"type": "snowflake", **{k: v for k, v in kwargs.items() if k not in ("schema",)}}
+    import snowflake.connector
+
+    with snowflake.connector.connect(**kwargs) as connection:
+        connection.cursor().execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    options["schema"] = schema
+    return Harness("snowflake", options, schema)
+
+
+def bigquery_harness(info: dict[str, Any], dataset: str) -> Harness:
+    from services.emulators import bigquery_client
+
+    client = bigquery_client(info)
+    client.create_dataset(f"{info['project']}.{dataset}", exists_ok=True)
+    options = {"type": "bigquery", "project": info["project"], "dataset": dataset,
+               "api_endpoint": info["endpoint"], "anonymous": True}  # fmt: skip
+    return Harness("bigquery", options, f"{info['project']}.{dataset}")
