@@ -494,28 +494,18 @@ def scenario_strategy():
 # running a scenario through sqlfeat (imported lazily: this module must import without it)
 # --------------------------------------------------------------------------------------
 
-FEATURE_STORE_YAML = """\
-project: test_project
-registry: data/registry.json
-offline_store:
-  type: duckdb
-online_store:
-  type: sqlite
-  path: data/online.db
-"""
-
-
 def build_repo(scenario: Scenario, repo_dir) -> tuple[list, list]:
-    """Write ``feature_store.yaml`` and the sources' parquet files under ``repo_dir``;
-    return (sqlfeat entities, sqlfeat feature views)."""
+    """Write ``feature_store.yaml`` and the sources (parquet files, or tables in the current
+    warehouse: ``HARNESS``) under ``repo_dir``; return (sqlfeat entities, sqlfeat feature views)."""
     from pathlib import Path
 
-    from sqlfeat import Entity, FeatureView, Field, FileSource, ValueType
+    from conftest import write_repo
+    from sqlfeat import Entity, FeatureView, Field, ValueType
     from sqlfeat import types as sf_types
 
     repo_dir = Path(repo_dir)
-    (repo_dir / "data").mkdir(parents=True, exist_ok=True)
-    (repo_dir / "feature_store.yaml").write_text(FEATURE_STORE_YAML)
+    harness = HARNESS["value"]
+    write_repo(repo_dir, offline_store=harness.offline_store)
 
     entities = {
         e.name: Entity(name=e.name, join_keys=[e.join_key], value_type=getattr(ValueType, e.value_type))
@@ -523,9 +513,7 @@ def build_repo(scenario: Scenario, repo_dir) -> tuple[list, list]:
     }
     views = []
     for v in scenario.views:
-        rel = f"data/{v.name}.parquet"
-        v.source.to_parquet(repo_dir / rel, index=False)
-        kwargs = {"path": rel, "timestamp_field": v.timestamp_field}
+        kwargs = {"timestamp_field": v.timestamp_field}
         if v.created_timestamp_column:
             kwargs["created_timestamp_column"] = v.created_timestamp_column
         if v.field_mapping:
@@ -536,14 +524,20 @@ def build_repo(scenario: Scenario, repo_dir) -> tuple[list, list]:
                 entities=[entities[n] for n in v.entity_names],
                 ttl=v.ttl,
                 schema=[Field(name=f, dtype=getattr(sf_types, d)) for f, d in v.schema],
-                source=FileSource(**kwargs),
+                source=harness.source(repo_dir, f"{v.name}_{repo_dir.parent.name[-10:]}", v.source, **kwargs),
             )
         )
     return list(entities.values()), views
 
 
-# Which PIT strategy run_sqlfeat asks for; tests parametrize it so both are held to the reference.
-STRATEGY = {"value": "auto"}
+def _duckdb_harness():
+    from warehouses import Harness
+
+    return Harness("duckdb", {"type": "duckdb"})
+
+
+# The warehouse (and PIT strategy) run_sqlfeat uses; tests parametrize it over every target.
+HARNESS = {"value": _duckdb_harness()}
 
 
 def run_sqlfeat(scenario: Scenario, repo_dir, *, spine=None, features=None, full_feature_names=None, strategy=None):
@@ -557,6 +551,6 @@ def run_sqlfeat(scenario: Scenario, repo_dir, *, spine=None, features=None, full
         entity_df=scenario.spine if spine is None else spine,
         features=scenario.feature_refs() if features is None else features,
         full_feature_names=scenario.full_feature_names if full_feature_names is None else full_feature_names,
-        strategy=strategy or STRATEGY["value"],
+        strategy=strategy or HARNESS["value"].strategy,
     )
     return store, job

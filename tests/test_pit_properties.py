@@ -26,13 +26,13 @@ from datagen import random_scenario, run_sqlfeat, scenario_strategy  # noqa: E40
 from reference import assert_pit_frames_equal, reference_pit  # noqa: E402
 
 
-@pytest.fixture(autouse=True, params=["asof", "window"])
-def pit_strategy(request, monkeypatch):
-    """Every case runs on both PIT strategies: each must equal the reference."""
+@pytest.fixture(autouse=True)
+def on_every_warehouse(warehouse, monkeypatch):
+    """Every case runs on every warehouse (DuckDB on both PIT strategies) against the reference."""
     import datagen
 
-    monkeypatch.setitem(datagen.STRATEGY, "value", request.param)
-    return request.param
+    monkeypatch.setitem(datagen.HARNESS, "value", warehouse)
+    return warehouse
 
 
 SEEDS = list(range(30))
