@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlfeat.compiler import RetrievalPlan, Spine, compile_point_in_time
 from sqlfeat.compiler.plan import INTERNAL_COLUMNS, ROW_ID
-from sqlfeat.errors import EntityDataFrameError
+from sqlfeat.errors import EntityDataFrameError, WarehouseError
 from sqlfeat.types import TIMESTAMP_TYPES
 from sqlfeat.validation import type_family
 from sqlfeat.warehouses.arrow import arrow_to_sql_type
@@ -138,7 +138,19 @@ class RetrievalJob:
         finally:
             if uploaded:
                 self.store.drop_upload(uploaded)
-        return self._typed(result)
+        return self._in_spine_order(self._typed(result)) if uploaded else self._typed(result)
+
+    def _in_spine_order(self, result: pa.Table) -> pa.Table:
+        """Rows back in the DataFrame's order: row ids are 0..n-1, so an inverse permutation
+        (O(n), no sort) puts each result row at its spine position."""
+        import numpy as np
+
+        row_ids = result.column(ROW_ID).to_numpy()
+        if len(row_ids) != len(self.entity_df):
+            raise WarehouseError(f"the warehouse returned {len(row_ids)} rows for {len(self.entity_df)} spine rows")
+        order = np.empty(len(row_ids), dtype=np.int64)
+        order[row_ids] = np.arange(len(row_ids))
+        return result.take(order)
 
     def _typed(self, result: pa.Table) -> pa.Table:
         """Feature columns in their declared Arrow types, whatever the warehouse returned
@@ -156,7 +168,9 @@ class RetrievalJob:
         import pyarrow as pa
 
         df = self.entity_df
-        columns = {ROW_ID: pa.array(range(len(df)), type=pa.int64())}
+        import numpy as np
+
+        columns = {ROW_ID: pa.array(np.arange(len(df), dtype=np.int64))}
         for key in self.plan.join_keys:
             columns[key] = pa.Array.from_pandas(df[key])
         columns[self.spine.timestamp_column] = _utc_instants(df[self.spine.timestamp_column], self.spine.timestamp_column)

@@ -22,7 +22,7 @@ class DuckDBDialect(Dialect):
     SQLGLOT_DIALECT = "duckdb"
     SUPPORTS_ASOF_JOIN = True
     # Measured in benchmarks/pit.py: the window form wins below about this many spine rows.
-    ASOF_MIN_SPINE_ROWS = 20_000
+    ASOF_MIN_SPINE_ROWS = 250_000
     SOURCE_KINDS = frozenset({"file", "duckdb"})
 
     def _source_relation(self, source: DataSource, repo_path: Path) -> exp.Expression:

@@ -95,6 +95,4 @@ LEFT JOIN "user_profile__pit"
 LEFT JOIN "user_merchant_spend__pit"
   ON "spine"."user_id" = "user_merchant_spend__pit"."user_id"
   AND "spine"."merchant_id" = "user_merchant_spend__pit"."merchant_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_merchant_spend__pit"."__sqlfeat_ts"
-ORDER BY
-  "spine"."__sqlfeat_row";
+  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_merchant_spend__pit"."__sqlfeat_ts";

@@ -2,11 +2,6 @@ WITH "spine" AS (
   SELECT
     *
   FROM "entity_df"
-), "spine_keys__user_id" AS (
-  SELECT DISTINCT
-    "spine"."user_id",
-    CAST("spine"."event_timestamp" AS TIMESTAMPTZ) AS "__sqlfeat_ts"
-  FROM "spine"
 ), "user_clicks_30d__source" AS (
   SELECT
     "src"."user_id" AS "user_id",
@@ -20,13 +15,13 @@ WITH "spine" AS (
     NOT "src"."user_id" IS NULL
     AND CAST("src"."event_time" AS TIMESTAMPTZ) <= (
       SELECT
-        MAX("__sqlfeat_ts")
-      FROM "spine_keys__user_id"
+        MAX(CAST("spine"."event_timestamp" AS TIMESTAMPTZ))
+      FROM "spine"
     )
     AND CAST("src"."event_time" AS TIMESTAMPTZ) >= (
       SELECT
-        MIN("__sqlfeat_ts")
-      FROM "spine_keys__user_id"
+        MIN(CAST("spine"."event_timestamp" AS TIMESTAMPTZ))
+      FROM "spine"
     ) - INTERVAL '2592000' SECOND
 ), "user_clicks_30d__latest" AS (
   SELECT
@@ -34,33 +29,22 @@ WITH "spine" AS (
   FROM "user_clicks_30d__source"
   QUALIFY
     ROW_NUMBER() OVER (PARTITION BY "user_id", "__sqlfeat_event_ts" ORDER BY "__sqlfeat_created_ts" DESC) = 1
-), "user_id__asof" AS (
-  SELECT
-    "spine_keys__user_id"."user_id",
-    "spine_keys__user_id"."__sqlfeat_ts",
-    CASE
-      WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '2592000' SECOND
-      THEN "user_clicks_30d"."click_count"
-    END AS "click_count",
-    CASE
-      WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '2592000' SECOND
-      THEN "user_clicks_30d"."avg_dwell_seconds"
-    END AS "avg_dwell_seconds",
-    CASE
-      WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '2592000' SECOND
-      THEN "user_clicks_30d"."top_category"
-    END AS "top_category"
-  FROM "spine_keys__user_id"
-  ASOF LEFT JOIN "user_clicks_30d__latest" AS "user_clicks_30d"
-    ON "spine_keys__user_id"."user_id" = "user_clicks_30d"."user_id"
-    AND "spine_keys__user_id"."__sqlfeat_ts" >= "user_clicks_30d"."__sqlfeat_event_ts"
 )
 SELECT
   "spine".*,
-  "user_id__asof"."click_count" AS "click_count",
-  "user_id__asof"."avg_dwell_seconds" AS "avg_dwell_seconds",
-  "user_id__asof"."top_category" AS "top_category"
+  CASE
+    WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= CAST("spine"."event_timestamp" AS TIMESTAMPTZ) - INTERVAL '2592000' SECOND
+    THEN "user_clicks_30d"."click_count"
+  END AS "click_count",
+  CASE
+    WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= CAST("spine"."event_timestamp" AS TIMESTAMPTZ) - INTERVAL '2592000' SECOND
+    THEN "user_clicks_30d"."avg_dwell_seconds"
+  END AS "avg_dwell_seconds",
+  CASE
+    WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= CAST("spine"."event_timestamp" AS TIMESTAMPTZ) - INTERVAL '2592000' SECOND
+    THEN "user_clicks_30d"."top_category"
+  END AS "top_category"
 FROM "spine"
-LEFT JOIN "user_id__asof"
-  ON "spine"."user_id" = "user_id__asof"."user_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_id__asof"."__sqlfeat_ts";
+ASOF LEFT JOIN "user_clicks_30d__latest" AS "user_clicks_30d"
+  ON "spine"."user_id" = "user_clicks_30d"."user_id"
+  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) >= "user_clicks_30d"."__sqlfeat_event_ts";

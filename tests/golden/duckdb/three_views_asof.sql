@@ -4,11 +4,6 @@ WITH "spine" AS (
   FROM training_rows
   WHERE
     split = 'train'
-), "spine_keys__user_id" AS (
-  SELECT DISTINCT
-    "spine"."user_id",
-    CAST("spine"."ts" AS TIMESTAMPTZ) AS "__sqlfeat_ts"
-  FROM "spine"
 ), "user_clicks_30d__source" AS (
   SELECT
     "src"."user_id" AS "user_id",
@@ -20,14 +15,20 @@ WITH "spine" AS (
     NOT "src"."user_id" IS NULL
     AND CAST("src"."event_time" AS TIMESTAMPTZ) <= (
       SELECT
-        MAX("__sqlfeat_ts")
-      FROM "spine_keys__user_id"
+        MAX(CAST("spine"."ts" AS TIMESTAMPTZ))
+      FROM "spine"
     )
     AND CAST("src"."event_time" AS TIMESTAMPTZ) >= (
       SELECT
-        MIN("__sqlfeat_ts")
-      FROM "spine_keys__user_id"
+        MIN(CAST("spine"."ts" AS TIMESTAMPTZ))
+      FROM "spine"
     ) - INTERVAL '2592000' SECOND
+), "user_clicks_30d__latest" AS (
+  SELECT
+    *
+  FROM "user_clicks_30d__source"
+  QUALIFY
+    ROW_NUMBER() OVER (PARTITION BY "user_id", "__sqlfeat_event_ts" ORDER BY "__sqlfeat_created_ts" DESC) = 1
 ), "user_profile__source" AS (
   SELECT
     "src"."user_id" AS "user_id",
@@ -38,37 +39,9 @@ WITH "spine" AS (
     NOT "src"."user_id" IS NULL
     AND CAST("src"."updated_at" AS TIMESTAMPTZ) <= (
       SELECT
-        MAX("__sqlfeat_ts")
-      FROM "spine_keys__user_id"
+        MAX(CAST("spine"."ts" AS TIMESTAMPTZ))
+      FROM "spine"
     )
-), "user_clicks_30d__latest" AS (
-  SELECT
-    *
-  FROM "user_clicks_30d__source"
-  QUALIFY
-    ROW_NUMBER() OVER (PARTITION BY "user_id", "__sqlfeat_event_ts" ORDER BY "__sqlfeat_created_ts" DESC) = 1
-), "user_id__asof" AS (
-  SELECT
-    "spine_keys__user_id"."user_id",
-    "spine_keys__user_id"."__sqlfeat_ts",
-    CASE
-      WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '2592000' SECOND
-      THEN "user_clicks_30d"."user_clicks_30d__click_count"
-    END AS "user_clicks_30d__click_count",
-    "user_profile"."user_profile__is_premium" AS "user_profile__is_premium"
-  FROM "spine_keys__user_id"
-  ASOF LEFT JOIN "user_clicks_30d__latest" AS "user_clicks_30d"
-    ON "spine_keys__user_id"."user_id" = "user_clicks_30d"."user_id"
-    AND "spine_keys__user_id"."__sqlfeat_ts" >= "user_clicks_30d"."__sqlfeat_event_ts"
-  ASOF LEFT JOIN "user_profile__source" AS "user_profile"
-    ON "spine_keys__user_id"."user_id" = "user_profile"."user_id"
-    AND "spine_keys__user_id"."__sqlfeat_ts" >= "user_profile"."__sqlfeat_event_ts"
-), "spine_keys__user_id__merchant_id" AS (
-  SELECT DISTINCT
-    "spine"."user_id",
-    "spine"."merchant_id",
-    CAST("spine"."ts" AS TIMESTAMPTZ) AS "__sqlfeat_ts"
-  FROM "spine"
 ), "user_merchant_spend__source" AS (
   SELECT
     "src"."uid" AS "user_id",
@@ -87,39 +60,34 @@ WITH "spine" AS (
     AND NOT "src"."merchant_id" IS NULL
     AND CAST("src"."paid_at" AS TIMESTAMPTZ) <= (
       SELECT
-        MAX("__sqlfeat_ts")
-      FROM "spine_keys__user_id__merchant_id"
+        MAX(CAST("spine"."ts" AS TIMESTAMPTZ))
+      FROM "spine"
     )
     AND CAST("src"."paid_at" AS TIMESTAMPTZ) >= (
       SELECT
-        MIN("__sqlfeat_ts")
-      FROM "spine_keys__user_id__merchant_id"
+        MIN(CAST("spine"."ts" AS TIMESTAMPTZ))
+      FROM "spine"
     ) - INTERVAL '43200' SECOND
-), "user_id__merchant_id__asof" AS (
-  SELECT
-    "spine_keys__user_id__merchant_id"."user_id",
-    "spine_keys__user_id__merchant_id"."merchant_id",
-    "spine_keys__user_id__merchant_id"."__sqlfeat_ts",
-    CASE
-      WHEN "user_merchant_spend"."__sqlfeat_event_ts" >= "spine_keys__user_id__merchant_id"."__sqlfeat_ts" - INTERVAL '43200' SECOND
-      THEN "user_merchant_spend"."user_merchant_spend__spend"
-    END AS "user_merchant_spend__spend"
-  FROM "spine_keys__user_id__merchant_id"
-  ASOF LEFT JOIN "user_merchant_spend__source" AS "user_merchant_spend"
-    ON "spine_keys__user_id__merchant_id"."user_id" = "user_merchant_spend"."user_id"
-    AND "spine_keys__user_id__merchant_id"."merchant_id" = "user_merchant_spend"."merchant_id"
-    AND "spine_keys__user_id__merchant_id"."__sqlfeat_ts" >= "user_merchant_spend"."__sqlfeat_event_ts"
 )
 SELECT
   "spine".*,
-  "user_id__asof"."user_clicks_30d__click_count" AS "user_clicks_30d__click_count",
-  "user_id__asof"."user_profile__is_premium" AS "user_profile__is_premium",
-  "user_id__merchant_id__asof"."user_merchant_spend__spend" AS "user_merchant_spend__spend"
+  CASE
+    WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= CAST("spine"."ts" AS TIMESTAMPTZ) - INTERVAL '2592000' SECOND
+    THEN "user_clicks_30d"."user_clicks_30d__click_count"
+  END AS "user_clicks_30d__click_count",
+  "user_profile"."user_profile__is_premium" AS "user_profile__is_premium",
+  CASE
+    WHEN "user_merchant_spend"."__sqlfeat_event_ts" >= CAST("spine"."ts" AS TIMESTAMPTZ) - INTERVAL '43200' SECOND
+    THEN "user_merchant_spend"."user_merchant_spend__spend"
+  END AS "user_merchant_spend__spend"
 FROM "spine"
-LEFT JOIN "user_id__asof"
-  ON "spine"."user_id" = "user_id__asof"."user_id"
-  AND CAST("spine"."ts" AS TIMESTAMPTZ) = "user_id__asof"."__sqlfeat_ts"
-LEFT JOIN "user_id__merchant_id__asof"
-  ON "spine"."user_id" = "user_id__merchant_id__asof"."user_id"
-  AND "spine"."merchant_id" = "user_id__merchant_id__asof"."merchant_id"
-  AND CAST("spine"."ts" AS TIMESTAMPTZ) = "user_id__merchant_id__asof"."__sqlfeat_ts";
+ASOF LEFT JOIN "user_clicks_30d__latest" AS "user_clicks_30d"
+  ON "spine"."user_id" = "user_clicks_30d"."user_id"
+  AND CAST("spine"."ts" AS TIMESTAMPTZ) >= "user_clicks_30d"."__sqlfeat_event_ts"
+ASOF LEFT JOIN "user_profile__source" AS "user_profile"
+  ON "spine"."user_id" = "user_profile"."user_id"
+  AND CAST("spine"."ts" AS TIMESTAMPTZ) >= "user_profile"."__sqlfeat_event_ts"
+ASOF LEFT JOIN "user_merchant_spend__source" AS "user_merchant_spend"
+  ON "spine"."user_id" = "user_merchant_spend"."user_id"
+  AND "spine"."merchant_id" = "user_merchant_spend"."merchant_id"
+  AND CAST("spine"."ts" AS TIMESTAMPTZ) >= "user_merchant_spend"."__sqlfeat_event_ts";
