@@ -83,8 +83,11 @@ class Dialect:
         return self.query(source.query).subquery()
 
     def table(self, name: str) -> exp.Table:
-        """A (possibly qualified) table name with every part quoted."""
-        table = exp.to_table(name, dialect=self.SQLGLOT_DIALECT)
+        """A (possibly qualified) table name, read as the warehouse reads an unquoted name (Snowflake
+        upper-cases it, PostgreSQL lower-cases it), then quoted part by part."""
+        from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+        table = normalize_identifiers(exp.to_table(name, dialect=self.SQLGLOT_DIALECT), dialect=self.SQLGLOT_DIALECT)
         for part in table.parts:
             part.set("quoted", True)
         return table
