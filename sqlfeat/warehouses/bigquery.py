@@ -131,7 +131,8 @@ def _column_type(field) -> exp.DataType:
 
 
 def connect(options: dict[str, Any], repo_path: Path) -> BigQueryOfflineStore:
-    """``offline_store: {type: bigquery, project, dataset, location?, credentials_path?, api_endpoint?}``."""
+    """``offline_store: {type: bigquery, project, dataset, location?, credentials_path?, api_endpoint?,
+    connect_timeout? (seconds, default 30)}``."""
     from google.api_core import exceptions
     from google.cloud import bigquery
 
@@ -152,8 +153,13 @@ def connect(options: dict[str, Any], repo_path: Path) -> BigQueryOfflineStore:
 
         kwargs["credentials"] = AnonymousCredentials()
     client = bigquery.Client(**kwargs)
+    # Fail in seconds, not after the client's ten minutes of retries, when BigQuery is unreachable.
+    deadline = float(options.get("connect_timeout", 30))
     try:
-        client.get_dataset(f"{options['project']}.{options['dataset']}")
+        client.get_dataset(
+            f"{options['project']}.{options['dataset']}",
+            retry=bigquery.DEFAULT_RETRY.with_deadline(deadline), timeout=deadline,
+        )
     except exceptions.NotFound:
         raise ConfigError(
             f"offline_store.dataset {options['dataset']!r} does not exist in project {options['project']!r}"
