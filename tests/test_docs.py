@@ -50,3 +50,12 @@ def test_concepts_worked_example(store, strategy, zone):
 def test_concepts_sql_is_the_compilers_output():
     golden = (Path(__file__).parent / "golden" / "duckdb" / "seed_window.sql").read_text()
     assert f"```sql\n{golden}```" in (DOCS / "concepts.md").read_text()
+
+
+def test_warehouses_page_is_generated_from_the_compiler():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_generate", DOCS / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (DOCS / "warehouses.md").read_text() == module.render(), "run `python docs/generate.py`"
