@@ -6,6 +6,7 @@ The public API follows Feast's names, so ``from feast import ...`` becomes ``fro
 from __future__ import annotations
 
 from sqlfeat.definitions import (
+    Aggregation,
     BigQuerySource,
     DataSource,
     DuckDBSource,
@@ -24,6 +25,7 @@ from sqlfeat.types import ValueType
 __version__ = "0.1.0"
 
 __all__ = [
+    "Aggregation",
     "BigQuerySource",
     "DataSource",
     "DuckDBSource",

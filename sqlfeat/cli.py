@@ -114,7 +114,7 @@ def list_(ctx: click.Context) -> None:
     for header in ("entities", "ttl", "features", "source"):
         table.add_column(header)
     for view in store.list_feature_views():
-        features = ", ".join(f"{f.name}:{f.dtype.name}" for f in view.schema)
+        features = ", ".join(f"{f.name}:{f.dtype.name}" for f in view.features)
         table.add_row(view.name, ", ".join(view.entities), str(view.ttl or "none"), features, view.source.name)
     console = _console()
     console.print(table)

@@ -80,7 +80,7 @@ class FeatureStore:
 
     def plan(self, contents: RepoContents | None = None, partial: bool = False) -> RegistryPlan:
         """What ``apply`` would change, validated against the warehouse; writes nothing."""
-        contents = contents if contents is not None else self.load_repo()
+        contents = self._resolve(contents if contents is not None else self.load_repo())
         plan = self.registry.plan(contents, partial=partial)
         self._validate(plan)
         return plan
@@ -96,13 +96,25 @@ class FeatureStore:
             contents, partial = self.load_repo(), False
         else:
             contents = collect(list(objects) if isinstance(objects, (list, tuple)) else [objects])
-        plan = self.registry.plan(contents, partial=partial)
+        plan = self.registry.plan(self._resolve(contents), partial=partial)
         for obj in objects_to_delete or ():
             kind = {Entity: "entities", FeatureView: "feature_views"}.get(type(obj), "data_sources")
             plan.specs[kind].pop(obj.name, None)
         self._validate(plan)
         self.registry.apply(plan)
         return plan
+
+    def _resolve(self, contents: RepoContents) -> RepoContents:
+        """Aggregation result types inferred from the sources' columns, before planning."""
+        from sqlfeat.validation import describe_source, resolve_aggregations
+
+        cache: dict = {}
+        contents.feature_views = [
+            resolve_aggregations(view, describe_source(view, self.offline_store, self.repo_path, cache))
+            if view.aggregations else view
+            for view in contents.feature_views
+        ]
+        return contents
 
     def _validate(self, plan: RegistryPlan) -> None:
         from sqlfeat.validation import check_view_entities, check_view_source
@@ -192,7 +204,7 @@ class FeatureStore:
         registry = self._applied()
         feature_view = self.get_feature_view(view)
         keys = {k for name in feature_view.entities for k in registry.entities()[name].join_keys}
-        refs = [f"{view}:{f.name}" for f in feature_view.schema if f.name not in keys]
+        refs = [f"{view}:{f.name}" for f in feature_view.features if f.name not in keys]
         return plan_retrieval(refs, registry.feature_views(), registry.entities()).views[0]
 
     def close(self) -> None:
@@ -205,3 +217,4 @@ class FeatureStore:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+

@@ -138,6 +138,17 @@ def dtype_from_name(name: Union[str, FeatureType, "ValueType"]) -> FeatureType:
     raise ValueError(f"unknown dtype {name!r}; use one of sqlfeat.types ({known}) or Array(...)")
 
 
+def dtype_of_column(column_type: exp.DataType) -> FeatureType | None:
+    """The narrowest feature dtype that reads a warehouse column type without loss, if any."""
+    if column_type.this.name == "ARRAY" and column_type.expressions:
+        element = dtype_of_column(column_type.expressions[0])
+        return Array(element) if element is not None else None
+    for dtype in (Int32, Int64, Float32, Float64, String, Bool, Bytes, UnixTimestamp):
+        if dtype.accepts_column(column_type):
+            return dtype
+    return None
+
+
 class ValueType(enum.Enum):
     """Feast's ``ValueType`` for entities; ``to_dtype()`` gives the matching feature dtype."""
 

@@ -51,6 +51,23 @@ def check_view_entities(views: Iterable[FeatureView], entities: Mapping[str, Ent
                 )
 
 
+def describe_source(
+    view: FeatureView, store: OfflineStore, repo_path: Path, cache: dict[str, dict[str, exp.DataType]] | None = None
+) -> dict[str, exp.DataType]:
+    """The columns of the view's source as the warehouse sees them (cached per source)."""
+    cache = cache if cache is not None else {}
+    source = view.source
+    if source.name not in cache:
+        relation = store.dialect.source_relation(source, repo_path)
+        try:
+            cache[source.name] = store.describe(relation)
+        except SqlfeatError as err:
+            raise SchemaMismatchError(
+                f"feature view {view.name!r}: source {source.name!r} cannot be read: {err}".split("\n-- SQL")[0]
+            ) from None
+    return cache[source.name]
+
+
 def check_view_source(
     view: FeatureView,
     entities: Mapping[str, Entity],
@@ -60,16 +77,7 @@ def check_view_source(
 ) -> None:
     """Every column the view reads exists in its source with a compatible type."""
     source = view.source
-    cache = columns_cache if columns_cache is not None else {}
-    if source.name not in cache:
-        relation = store.dialect.source_relation(source, repo_path)
-        try:
-            cache[source.name] = store.describe(relation)
-        except SqlfeatError as err:
-            raise SchemaMismatchError(
-                f"feature view {view.name!r}: source {source.name!r} cannot be read: {err}".split("\n-- SQL")[0]
-            ) from None
-    columns = cache[source.name]
+    columns = describe_source(view, store, repo_path, columns_cache)
     where = f"feature view {view.name!r}: source {source.name!r}"
 
     def column(name: str, role: str) -> exp.DataType:
@@ -97,6 +105,10 @@ def check_view_source(
                     f"entity {entity_name!r} declares {expected.name}"
                 )
     join_keys = {k for name in view.entities for k in entities[name].join_keys}
+    for aggregation in view.aggregations:
+        _check_aggregation(view, aggregation, column(source.source_column(aggregation.column), f"aggregated by {aggregation.name!r}"), where)
+    if view.aggregations:
+        return
     for field in view.schema:
         if field.name in join_keys:
             continue
@@ -108,3 +120,42 @@ def check_view_source(
                 f"{source_column!r} is {actual.sql('duckdb')}; change the dtype in the schema or cast "
                 "the column in the source"
             )
+
+
+_NUMERIC = {"integer", "float"}
+_ORDERED = _NUMERIC | {"string", "timestamp"}
+
+
+def _check_aggregation(view: FeatureView, aggregation, column_type: exp.DataType, where: str) -> None:
+    family = type_family(column_type)
+    needs = {"sum": _NUMERIC, "mean": _NUMERIC, "stddev": _NUMERIC, "min": _ORDERED, "max": _ORDERED}
+    allowed = needs.get(aggregation.function)
+    if allowed is not None and family not in allowed:
+        raise SchemaMismatchError(
+            f"{where}: aggregation {aggregation.name!r} takes {aggregation.function} of column "
+            f"{aggregation.column!r}, which is {column_type.sql('duckdb')}; {aggregation.function} needs a "
+            f"{' or '.join(sorted(allowed))} column"
+        )
+
+
+def resolve_aggregations(view: FeatureView, columns: dict[str, exp.DataType]) -> FeatureView:
+    """The view with every aggregation's result dtype inferred from its source column."""
+    from dataclasses import replace
+
+    from sqlfeat.types import dtype_of_column
+
+    if not view.aggregations:
+        return view
+    resolved = []
+    for aggregation in view.aggregations:
+        column_type = columns.get(view.source.source_column(aggregation.column))
+        column_dtype = dtype_of_column(column_type) if column_type is not None else None
+        if column_dtype is None and aggregation.function not in ("count", "count_distinct", "mean", "stddev"):
+            raise SchemaMismatchError(
+                f"feature view {view.name!r}: aggregation {aggregation.name!r} cannot type column "
+                f"{aggregation.column!r} ({column_type.sql('duckdb') if column_type is not None else 'missing'})"
+            )
+        resolved.append(replace(aggregation, dtype=aggregation.result_dtype(column_dtype)))
+    spec = view.to_spec()
+    spec["aggregations"] = [a.to_spec() for a in resolved]
+    return FeatureView.from_spec(spec)

@@ -14,6 +14,7 @@ import sqlglot
 from sqlglot.errors import ErrorLevel
 
 from sqlfeat import (
+    Aggregation,
     BigQuerySource,
     DuckDBSource,
     Entity,
@@ -68,7 +69,19 @@ def views_for(dialect: str) -> dict[str, FeatureView]:
             None, query=payments, timestamp_field="paid_at", field_mapping={"amount": "spend", "uid": "user_id"},
         ),
     )
-    return {v.name: v for v in (clicks, profile, spend)}
+    stats = FeatureView(
+        name="user_click_stats", entities=[user],
+        source=source(
+            FileSource(path="data/click_events.parquet", timestamp_field="event_time", created_timestamp_column="created"),
+            "analytics.click_events", timestamp_field="event_time", created_timestamp_column="created",
+        ),
+        aggregations=[
+            Aggregation("click_id", "count", timedelta(days=30), name="clicks_30d", dtype="Int64"),
+            Aggregation("dwell_seconds", "mean", timedelta(days=7), dtype="Float64"),
+            Aggregation("category", "last", timedelta(days=1), dtype="String"),
+        ],
+    )
+    return {v.name: v for v in (clicks, profile, spend, stats)}
 
 
 CASES = {
@@ -80,6 +93,11 @@ CASES = {
                          Spine("SELECT * FROM training_rows WHERE split = 'train'", "ts", is_query=True), "asof", True),
     "three_views_window": (["user_clicks_30d:click_count", "user_profile:is_premium", "user_merchant_spend:spend"],
                            Spine("SELECT * FROM training_rows WHERE split = 'train'", "ts", is_query=True), "window", True),
+    "aggregates_with_lookup_asof": (["user_click_stats:clicks_30d", "user_click_stats:dwell_seconds_mean_7d",
+                                     "user_click_stats:category_last_1d", "user_clicks_30d:click_count"],
+                                    Spine("entity_df", "event_timestamp"), "asof", False),
+    "aggregates_window": (["user_click_stats:clicks_30d", "user_click_stats:dwell_seconds_mean_7d",
+                           "user_click_stats:category_last_1d"], Spine("entity_df", "event_timestamp"), "window", False),
     "dataframe_spine_window": (["user_profile:is_premium", "user_merchant_spend:spend"],
                                Spine("__sqlfeat_spine_0", "event_timestamp", row_id="__sqlfeat_row", rows=10), "auto", False),
 }

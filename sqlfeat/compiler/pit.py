@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
+from sqlfeat.compiler.aggregate import aggregate_ctes
 from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, SPINE_TS, RetrievalPlan, Spine, ViewRequest
 from sqlfeat.compiler.sql import aliased, and_, col, first_row, ident, keys_equal, newest_first, source_projection
 from sqlfeat.warehouses.base import Dialect
@@ -62,9 +63,10 @@ def _source_cte(
     projection, event_ts, conditions = source_projection(request, dialect, repo_path)
     spine_max = exp.select(exp.Max(this=instant.copy())).from_(ident(bounds)).subquery()
     conditions.append(exp.LTE(this=event_ts.copy(), expression=spine_max))
-    if request.view.ttl:
+    lookback = request.view.max_window or request.view.ttl
+    if lookback:
         spine_min = exp.select(exp.Min(this=instant.copy())).from_(ident(bounds)).subquery()
-        conditions.append(exp.GTE(this=event_ts.copy(), expression=dialect.subtract(spine_min, request.view.ttl)))
+        conditions.append(exp.GTE(this=event_ts.copy(), expression=dialect.subtract(spine_min, lookback)))
     return projection.where(and_(*conditions))
 
 
@@ -77,13 +79,17 @@ def _within_ttl(request: ViewRequest, alias: str, instant: exp.Expression, diale
 def _asof(
     query: exp.Select, plan: RetrievalPlan, instant: exp.Expression, dialect: Dialect, repo_path: Path
 ) -> tuple[exp.Select, list[exp.Expression]]:
-    """The spine ASOF LEFT JOIN each view on its keys and ``t >= event time``; TTL as a CASE.
+    """The spine ASOF LEFT JOIN each lookup view on its keys and ``t >= event time``; TTL as a CASE.
 
     An ASOF probe per spine row is cheap, so duplicate spine rows are not collapsed first.
+    Aggregated views take the keyed path of the window strategy and are LEFT JOINed alongside.
     """
-    features: list[exp.Expression] = []
+    lookups = [r for r in plan.views if not r.aggregations]
+    aggregated = [r for r in plan.views if r.aggregations]
+    query, keyed = _keyed_results(query, aggregated, instant, dialect, repo_path)
+    features: dict[str, exp.Expression] = {}
     query = query.from_(ident(SPINE))
-    for request in plan.views:
+    for request in lookups:
         source_cte = f"{request.name}__source"
         query = query.with_(ident(source_cte), as_=_source_cte(request, SPINE, instant, dialect, repo_path))
         if request.view.source.created_timestamp_column:
@@ -104,21 +110,35 @@ def _asof(
             value: exp.Expression = col(output, alias)
             if fresh is not None:
                 value = exp.Case(ifs=[exp.If(this=fresh.copy(), true=value)])
-            features.append(exp.alias_(value, output, quoted=True))
-    return query, features
+            features[output] = value
+    query, joined = _join_results(query, keyed, instant)
+    features.update(joined)
+    return query, [exp.alias_(features[name], name, quoted=True) for name in plan.output_names]
 
 
 def _window(
     query: exp.Select, plan: RetrievalPlan, instant: exp.Expression, dialect: Dialect, repo_path: Path
 ) -> tuple[exp.Select, list[exp.Expression]]:
-    """Distinct (keys, instant) per join-key group, a range join + ROW_NUMBER per view, then a
-    LEFT JOIN back to every spine row (duplicates expanded)."""
+    """Every view on the keyed path, then a LEFT JOIN of each result back to every spine row."""
+    query, keyed = _keyed_results(query, list(plan.views), instant, dialect, repo_path)
+    query, features = _join_results(query.from_(ident(SPINE)), keyed, instant)
+    return query, [exp.alias_(features[name], name, quoted=True) for name in plan.output_names]
+
+
+# (result CTE, its join keys, {output name: value expression over the CTE})
+Keyed = list[tuple[str, tuple[str, ...], dict[str, exp.Expression]]]
+
+
+def _keyed_results(
+    query: exp.Select, requests: list[ViewRequest], instant: exp.Expression, dialect: Dialect, repo_path: Path
+) -> tuple[exp.Select, Keyed]:
+    """Distinct (keys, instant) per join-key group (duplicate spine rows collapsed), then per view
+    either the newest row in [t - ttl, t] (a range join + ROW_NUMBER) or its window aggregates."""
     groups: dict[tuple[str, ...], list[ViewRequest]] = {}
-    for request in plan.views:
+    for request in requests:
         groups.setdefault(request.join_keys, []).append(request)
-    results: list[tuple[str, tuple[str, ...]]] = []
-    by_output: dict[str, str] = {}
-    for keys, requests in groups.items():
+    results: Keyed = []
+    for keys, members in groups.items():
         keys_cte = f"spine_keys__{_group_name(keys)}"
         distinct_keys = (
             exp.select(*[col(k, SPINE) for k in keys], exp.alias_(instant.copy(), SPINE_TS, quoted=True))
@@ -126,18 +146,27 @@ def _window(
             .from_(ident(SPINE))
         )
         query = query.with_(ident(keys_cte), as_=distinct_keys)
-        for request in requests:
+        for request in members:
             source = _source_cte(request, keys_cte, col(SPINE_TS), dialect, repo_path)
             query = query.with_(ident(f"{request.name}__source"), as_=source)
-            result_cte = f"{request.name}__pit"
-            query = query.with_(ident(result_cte), as_=_newest_in_range(keys, keys_cte, request, dialect))
-            results.append((result_cte, keys))
-            by_output.update((name, result_cte) for name in request.output_names)
-    query = query.from_(ident(SPINE))
-    for cte, keys in results:
+            if request.aggregations:
+                for cte, select, outputs in aggregate_ctes(keys, keys_cte, request, dialect):
+                    query = query.with_(ident(cte), as_=select)
+                    results.append((cte, keys, outputs))
+            else:
+                result_cte = f"{request.name}__pit"
+                query = query.with_(ident(result_cte), as_=_newest_in_range(keys, keys_cte, request, dialect))
+                results.append((result_cte, keys, {name: col(name, result_cte) for name in request.output_names}))
+    return query, results
+
+
+def _join_results(query: exp.Select, results: Keyed, instant: exp.Expression):
+    features: dict[str, exp.Expression] = {}
+    for cte, keys, outputs in results:
         condition = and_(*keys_equal(keys, SPINE, cte), exp.EQ(this=instant.copy(), expression=col(SPINE_TS, cte)))
         query = query.join(exp.to_table(ident(cte)), on=condition, join_type="LEFT")
-    return query, [exp.alias_(col(name, by_output[name]), name, quoted=True) for name in plan.output_names]
+        features.update(outputs)
+    return query, features
 
 
 def _newest_in_range(keys: tuple[str, ...], keys_cte: str, request: ViewRequest, dialect: Dialect) -> exp.Select:

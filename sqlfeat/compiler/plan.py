@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 
-from sqlfeat.definitions import Entity, FeatureView, Field
+from sqlfeat.definitions import Aggregation, Entity, FeatureView, Field
 from sqlfeat.errors import FeatureReferenceError
 from sqlfeat.types import FeatureType
 
@@ -31,6 +31,12 @@ class ViewRequest:
     @property
     def name(self) -> str:
         return self.view.name
+
+    @property
+    def aggregations(self) -> tuple[Aggregation, ...]:
+        """The requested features' aggregations (empty for a lookup view), in feature order."""
+        by_name = {a.name: a for a in self.view.aggregations}
+        return tuple(by_name[f.name] for f in self.features) if by_name else ()
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ def plan_retrieval(
     for view_name, feature_names in wanted.items():
         view = views[view_name]
         join_keys, key_dtypes = _join_keys(view, entities)
-        by_name = {f.name: f for f in view.schema if f.name not in join_keys}
+        by_name = {f.name: f for f in view.features if f.name not in join_keys}
         fields = []
         for name in feature_names:
             if name not in by_name:

@@ -48,6 +48,11 @@ def first_row(partition: list[exp.Expression], order: list[exp.Ordered]) -> exp.
     return exp.EQ(this=window, expression=exp.Literal.number(1))
 
 
+def value_column(column: str) -> str:
+    """The name an aggregated view's raw column gets inside the query."""
+    return f"__sqlfeat_value_{column}"
+
+
 def source_projection(
     request: ViewRequest, dialect: Dialect, repo_path: Path
 ) -> tuple[exp.Select, exp.Expression, list[exp.Expression]]:
@@ -66,9 +71,14 @@ def source_projection(
     if source.created_timestamp_column:
         created = dialect.to_instant(col(source.created_timestamp_column, src))
         columns.append(exp.alias_(created, CREATED_TS, quoted=True))
-    for field, output in zip(request.features, request.output_names):
-        value = exp.cast(col(source.source_column(field.name), src), field.dtype.sql_type())
-        columns.append(exp.alias_(value, output, quoted=True))
+    if request.aggregations:
+        # Aggregated views carry the raw columns; the aggregate casts its own result.
+        for column in dict.fromkeys(a.column for a in request.aggregations):
+            columns.append(exp.alias_(col(source.source_column(column), src), value_column(column), quoted=True))
+    else:
+        for field, output in zip(request.features, request.output_names):
+            value = exp.cast(col(source.source_column(field.name), src), field.dtype.sql_type())
+            columns.append(exp.alias_(value, output, quoted=True))
     keys_present = [
         exp.Not(this=exp.Is(this=col(source.source_column(k), src), expression=exp.Null())) for k in request.join_keys
     ]

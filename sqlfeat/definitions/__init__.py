@@ -6,6 +6,7 @@ back, so what ``apply`` persisted is exactly what retrieval compiles.
 
 from __future__ import annotations
 
+from sqlfeat.definitions.aggregation import Aggregation
 from sqlfeat.definitions.entity import Entity
 from sqlfeat.definitions.feature_view import FeatureView
 from sqlfeat.definitions.field import Feature, Field
@@ -21,6 +22,7 @@ from sqlfeat.definitions.sources import (
 from sqlfeat.definitions.spec import fingerprint
 
 __all__ = [
+    "Aggregation",
     "BigQuerySource",
     "DataSource",
     "DuckDBSource",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlfeat.definitions.aggregation import Aggregation
 from sqlfeat.definitions.entity import Entity
 from sqlfeat.definitions.field import Field
 from sqlfeat.definitions.sources import DataSource, source_from_spec
@@ -18,7 +19,8 @@ class FeatureView:
     """Feast's ``FeatureView``. ``ttl`` of ``None`` or zero means values never expire.
 
     ``schema`` lists the features; a field named like an entity's join key declares that key's
-    column type instead of a feature (as in Feast).
+    column type instead of a feature (as in Feast). With ``aggregations=[...]`` the view computes
+    windowed aggregates of raw events instead, and ``schema`` (optional) only declares raw columns.
     """
 
     name: str
@@ -30,6 +32,11 @@ class FeatureView:
     description: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     owner: str = ""
+    aggregations: tuple[Aggregation, ...] = ()
+    # How stale the source's newest event may get before `sqlfeat check` warns / fails (dbt's
+    # source freshness warn_after / error_after).
+    freshness_warn_after: timedelta | None = None
+    freshness_error_after: timedelta | None = None
     # Entity objects given at construction; apply() registers them along with the view.
     entity_objects: tuple[Entity, ...] = field(default=(), compare=False, repr=False)
 
@@ -45,6 +52,9 @@ class FeatureView:
         description: str = "",
         tags: dict[str, str] | None = None,
         owner: str = "",
+        aggregations: list[Aggregation] | None = None,
+        freshness_warn_after: timedelta | None = None,
+        freshness_error_after: timedelta | None = None,
     ) -> None:
         check_name("feature view", name)
         if not isinstance(source, DataSource):
@@ -70,16 +80,46 @@ class FeatureView:
                     f"feature view {name!r}: field {f.name!r} is the source's timestamp column, "
                     "not a feature; remove it from schema"
                 )
+        aggregations = tuple(aggregations or ())
+        seen_aggregations: set[str] = set()
+        for aggregation in aggregations:
+            if not isinstance(aggregation, Aggregation):
+                raise DefinitionError(f"feature view {name!r}: aggregations must be Aggregation(...), got {aggregation!r}")
+            if aggregation.name in seen_aggregations:
+                raise DefinitionError(
+                    f"feature view {name!r} has two aggregations named {aggregation.name!r}; pass name=... to one"
+                )
+            seen_aggregations.add(aggregation.name)
+        _check_freshness(name, freshness_warn_after, freshness_error_after)
         values = {
             "name": name, "entities": names, "schema": schema, "source": source,
             "ttl": ttl if ttl else None, "online": online, "description": description,
-            "tags": dict(tags or {}), "owner": owner, "entity_objects": entity_objects,
+            "tags": dict(tags or {}), "owner": owner, "aggregations": aggregations,
+            "freshness_warn_after": freshness_warn_after, "freshness_error_after": freshness_error_after,
+            "entity_objects": entity_objects,
         }  # fmt: skip
         for key, value in values.items():
             object.__setattr__(self, key, value)
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+    @property
+    def features(self) -> tuple[Field, ...]:
+        """The view's features: its schema, or one field per aggregation (typed once applied)."""
+        if not self.aggregations:
+            return self.schema
+        unresolved = [a.name for a in self.aggregations if a.dtype is None]
+        if unresolved:
+            raise DefinitionError(
+                f"feature view {self.name!r}: the types of {unresolved} are inferred from the source when "
+                "the view is applied; run `sqlfeat apply` first"
+            )
+        return tuple(Field(a.name, a.dtype) for a in self.aggregations)
+
+    @property
+    def max_window(self) -> timedelta | None:
+        return max((a.time_window for a in self.aggregations), default=None)
 
     def to_spec(self) -> dict[str, Any]:
         return {
@@ -92,6 +132,12 @@ class FeatureView:
             "description": self.description,
             "tags": self.tags,
             "owner": self.owner,
+            "aggregations": [a.to_spec() for a in self.aggregations],
+            # Written only when set, so views without a policy keep their fingerprints.
+            **{f"{key}_seconds": value.total_seconds() for key, value in (
+                ("freshness_warn_after", self.freshness_warn_after),
+                ("freshness_error_after", self.freshness_error_after),
+            ) if value is not None},
         }
 
     @classmethod
@@ -107,4 +153,22 @@ class FeatureView:
             description=spec.get("description", ""),
             tags=spec.get("tags"),
             owner=spec.get("owner", ""),
+            aggregations=[Aggregation.from_spec(a) for a in spec.get("aggregations", [])],
+            freshness_warn_after=_seconds(spec.get("freshness_warn_after_seconds")),
+            freshness_error_after=_seconds(spec.get("freshness_error_after_seconds")),
+        )
+
+
+def _seconds(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=value)
+
+
+def _check_freshness(view: str, warn_after: timedelta | None, error_after: timedelta | None) -> None:
+    for key, value in (("freshness_warn_after", warn_after), ("freshness_error_after", error_after)):
+        if value is not None and (not isinstance(value, timedelta) or value <= timedelta(0)):
+            raise DefinitionError(f"feature view {view!r}: {key} must be a positive datetime.timedelta, got {value!r}")
+    if warn_after is not None and error_after is not None and warn_after > error_after:
+        raise DefinitionError(
+            f"feature view {view!r}: freshness_warn_after ({warn_after}) is longer than freshness_error_after "
+            f"({error_after}); warn before failing"
         )

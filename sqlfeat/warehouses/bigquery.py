@@ -123,8 +123,12 @@ def _schema_field(field: pa.Field):
     return bigquery.SchemaField(field.name, type_name, mode="REPEATED" if repeated else "NULLABLE")
 
 
+# The REST API reports legacy SQL names; FLOAT there is FLOAT64 (sqlglot reads FLOAT as 32-bit).
+_LEGACY_TYPES = {"FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL"}
+
+
 def _column_type(field) -> exp.DataType:
-    data_type = exp.DataType.build(field.field_type, dialect="bigquery")
+    data_type = exp.DataType.build(_LEGACY_TYPES.get(field.field_type, field.field_type), dialect="bigquery")
     if field.mode == "REPEATED":
         return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[data_type], nested=True)
     return data_type

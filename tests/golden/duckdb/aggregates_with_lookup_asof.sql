@@ -1,0 +1,109 @@
+WITH "spine" AS (
+  SELECT
+    *
+  FROM "entity_df"
+), "spine_keys__user_id" AS (
+  SELECT DISTINCT
+    "spine"."user_id",
+    CAST("spine"."event_timestamp" AS TIMESTAMPTZ) AS "__sqlfeat_ts"
+  FROM "spine"
+), "user_click_stats__source" AS (
+  SELECT
+    "src"."user_id" AS "user_id",
+    CAST("src"."event_time" AS TIMESTAMPTZ) AS "__sqlfeat_event_ts",
+    CAST("src"."created" AS TIMESTAMPTZ) AS "__sqlfeat_created_ts",
+    "src"."click_id" AS "__sqlfeat_value_click_id",
+    "src"."dwell_seconds" AS "__sqlfeat_value_dwell_seconds",
+    "src"."category" AS "__sqlfeat_value_category"
+  FROM READ_PARQUET('/repo/data/click_events.parquet') AS "src"
+  WHERE
+    NOT "src"."user_id" IS NULL
+    AND CAST("src"."event_time" AS TIMESTAMPTZ) <= (
+      SELECT
+        MAX("__sqlfeat_ts")
+      FROM "spine_keys__user_id"
+    )
+    AND CAST("src"."event_time" AS TIMESTAMPTZ) >= (
+      SELECT
+        MIN("__sqlfeat_ts")
+      FROM "spine_keys__user_id"
+    ) - INTERVAL '2592000' SECOND
+), "user_click_stats__aggregates" AS (
+  SELECT
+    "spine_keys__user_id"."user_id",
+    "spine_keys__user_id"."__sqlfeat_ts",
+    CAST(COUNT("s"."__sqlfeat_value_click_id") AS BIGINT) AS "clicks_30d",
+    CAST(AVG(
+      CASE
+        WHEN "s"."__sqlfeat_event_ts" > "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '604800' SECOND
+        THEN "s"."__sqlfeat_value_dwell_seconds"
+      END
+    ) AS DOUBLE) AS "dwell_seconds_mean_7d"
+  FROM "spine_keys__user_id"
+  JOIN "user_click_stats__source" AS "s"
+    ON "spine_keys__user_id"."user_id" = "s"."user_id"
+    AND "s"."__sqlfeat_event_ts" <= "spine_keys__user_id"."__sqlfeat_ts"
+    AND "s"."__sqlfeat_event_ts" > "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '2592000' SECOND
+  GROUP BY
+    "spine_keys__user_id"."user_id",
+    "spine_keys__user_id"."__sqlfeat_ts"
+), "user_click_stats__last_0" AS (
+  SELECT
+    "spine_keys__user_id"."user_id",
+    "spine_keys__user_id"."__sqlfeat_ts",
+    CAST("s"."__sqlfeat_value_category" AS TEXT) AS "category_last_1d"
+  FROM "spine_keys__user_id"
+  JOIN "user_click_stats__source" AS "s"
+    ON "spine_keys__user_id"."user_id" = "s"."user_id"
+    AND "s"."__sqlfeat_event_ts" <= "spine_keys__user_id"."__sqlfeat_ts"
+    AND "s"."__sqlfeat_event_ts" > "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '86400' SECOND
+  QUALIFY
+    ROW_NUMBER() OVER (
+      PARTITION BY "spine_keys__user_id"."user_id", "spine_keys__user_id"."__sqlfeat_ts"
+      ORDER BY "s"."__sqlfeat_event_ts" DESC, "s"."__sqlfeat_created_ts" DESC
+    ) = 1
+), "user_clicks_30d__source" AS (
+  SELECT
+    "src"."user_id" AS "user_id",
+    CAST("src"."event_time" AS TIMESTAMPTZ) AS "__sqlfeat_event_ts",
+    CAST("src"."created" AS TIMESTAMPTZ) AS "__sqlfeat_created_ts",
+    CAST("src"."click_count" AS BIGINT) AS "click_count"
+  FROM READ_PARQUET('/repo/data/user_clicks.parquet') AS "src"
+  WHERE
+    NOT "src"."user_id" IS NULL
+    AND CAST("src"."event_time" AS TIMESTAMPTZ) <= (
+      SELECT
+        MAX(CAST("spine"."event_timestamp" AS TIMESTAMPTZ))
+      FROM "spine"
+    )
+    AND CAST("src"."event_time" AS TIMESTAMPTZ) >= (
+      SELECT
+        MIN(CAST("spine"."event_timestamp" AS TIMESTAMPTZ))
+      FROM "spine"
+    ) - INTERVAL '2592000' SECOND
+), "user_clicks_30d__latest" AS (
+  SELECT
+    *
+  FROM "user_clicks_30d__source"
+  QUALIFY
+    ROW_NUMBER() OVER (PARTITION BY "user_id", "__sqlfeat_event_ts" ORDER BY "__sqlfeat_created_ts" DESC) = 1
+)
+SELECT
+  "spine".*,
+  COALESCE("user_click_stats__aggregates"."clicks_30d", 0) AS "clicks_30d",
+  "user_click_stats__aggregates"."dwell_seconds_mean_7d" AS "dwell_seconds_mean_7d",
+  "user_click_stats__last_0"."category_last_1d" AS "category_last_1d",
+  CASE
+    WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= CAST("spine"."event_timestamp" AS TIMESTAMPTZ) - INTERVAL '2592000' SECOND
+    THEN "user_clicks_30d"."click_count"
+  END AS "click_count"
+FROM "spine"
+ASOF LEFT JOIN "user_clicks_30d__latest" AS "user_clicks_30d"
+  ON "spine"."user_id" = "user_clicks_30d"."user_id"
+  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) >= "user_clicks_30d"."__sqlfeat_event_ts"
+LEFT JOIN "user_click_stats__aggregates"
+  ON "spine"."user_id" = "user_click_stats__aggregates"."user_id"
+  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_click_stats__aggregates"."__sqlfeat_ts"
+LEFT JOIN "user_click_stats__last_0"
+  ON "spine"."user_id" = "user_click_stats__last_0"."user_id"
+  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_click_stats__last_0"."__sqlfeat_ts";
