@@ -42,9 +42,12 @@ def compile_point_in_time(
 ) -> exp.Select:
     """The PIT query for ``plan`` over ``spine``, as an AST ready for ``dialect.render``."""
     chosen = dialect.choose_strategy(spine.rows, strategy)
-    spine_relation = (
-        dialect.query(spine.relation) if spine.is_query else exp.select(exp.Star()).from_(dialect.table(spine.relation))
-    )
+    if isinstance(spine.relation, exp.Query):
+        spine_relation = spine.relation
+    elif spine.is_query:
+        spine_relation = dialect.query(spine.relation)
+    else:
+        spine_relation = exp.select(exp.Star()).from_(dialect.table(spine.relation))
     query = exp.select().with_(ident(SPINE), as_=spine_relation)
     instant = dialect.to_instant(col(spine.timestamp_column, SPINE))
     build = _asof if chosen == "asof" else _window

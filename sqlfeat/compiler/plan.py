@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 
+from sqlglot import exp
+
 from sqlfeat.definitions import Aggregation, Entity, FeatureView, Field
 from sqlfeat.errors import FeatureReferenceError
 from sqlfeat.types import FeatureType
@@ -48,7 +50,7 @@ class Spine:
     column is passed through.
     """
 
-    relation: str
+    relation: str | exp.Query  # a table name, a query's text, or a query sqlfeat built
     timestamp_column: str
     is_query: bool = False
     row_id: str | None = None
