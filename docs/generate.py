@@ -1,7 +1,8 @@
-"""Writes docs/warehouses.md from the compiler's own output (never hand-copied SQL).
+"""Writes docs/warehouses.md and docs/aggregations.md from the compiler's own output (never
+hand-copied SQL).
 
-    python docs/generate.py          # rewrite docs/warehouses.md
-tests/test_docs.py fails when the committed page differs from what this prints.
+    python docs/generate.py          # rewrite both pages
+tests/test_docs.py fails when a committed page differs from what this prints.
 """
 
 from __future__ import annotations
@@ -117,6 +118,89 @@ declared on the tests with a reason (e.g. these warehouses store microseconds, s
 """
 
 
+AGGREGATIONS_INTRO = """\
+# Windowed aggregations
+
+"Clicks in the last 30 days" is computed from raw events, in SQL, from one definition, for
+training (point in time) and for serving (materialized as of T). No pandas path to drift from.
+
+```python
+from datetime import timedelta
+from sqlfeat import Aggregation, Entity, FeatureView, FileSource
+
+user = Entity(name="user_id", value_type=ValueType.INT64)
+click_events = FileSource(path="data/click_events.parquet", timestamp_field="event_time")
+user_click_stats = FeatureView(
+    name="user_click_stats", entities=[user], source=click_events,   # one row per event, no TTL
+    aggregations=[
+        Aggregation("click_id", "count", timedelta(days=30), name="clicks_30d"),
+        Aggregation("dwell_seconds", "mean", timedelta(days=7)),      # -> dwell_seconds_mean_7d
+    ],
+)
+```
+Request them like any feature, mixed with lookups in one call:
+`store.get_historical_features(spine, ["user_click_stats:clicks_30d", "user_clicks_30d:top_category"])`.
+
+## Semantics (rule 5)
+At time *t* the window holds the events with **`t - window < event_ts <= t`**: an event exactly
+at *t* counts, one exactly `window` before *t* does not. Functions work on the column's non-null
+values:
+
+| function | result | empty window | result type |
+| --- | --- | --- | --- |
+| `count` | number of events whose column is not null | 0 | Int64 |
+| `count_distinct` | number of distinct non-null values | 0 | Int64 |
+| `sum` | sum | null | Int64 for integer columns, else Float64 |
+| `mean` | mean | null | Float64 |
+| `min`, `max` | smallest, largest value | null | the column's type |
+| `stddev` | sample standard deviation (null below two values) | null | Float64 |
+| `last` | the value of the newest event (ties: newest created timestamp) | null | the column's type |
+
+Default names are `<column>_<function>_<window>` with the window as `30d`, `12h`, `90m` or
+`45s`. Result types are inferred from the source column at `sqlfeat apply` and stored in the
+registry.
+
+## A worked example
+Events of user 1: `2024-01-01 00:00` (dwell 10), `2024-01-05 00:00` (20), `2024-01-06 00:00`
+(null), `2024-01-10 00:00` (40).
+
+| t | `click_id_count_7d` | `dwell_seconds_mean_7d` | why |
+| --- | --- | --- | --- |
+| 2024-01-06 00:00 | 3 | 15.0 | all three events are in (12-30, 01-06]; the null dwell is not averaged |
+| 2024-01-08 00:00 | 2 | 20.0 | the 01-01 event is exactly 7 days before 01-08: outside |
+| 2024-01-12 00:00 | 2 | 40.0 | 01-05 is exactly 7 days back: outside; 01-06's dwell is null |
+| 2024-02-01 00:00 | 0 | null | empty window |
+
+## The plan
+Per view, one range join of the spine's distinct (keys, t) with the events in its widest window,
+grouped by (keys, t); each aggregate filters its own window with a `CASE`, so several windows
+share one pass over the events. `last` uses `ROW_NUMBER()` on its own window. Events are pruned
+to the spine's time range minus the widest window before the join. Online, materialization
+computes the same query with *t* = T for every entity that has events up to T (see
+[online stores](online-stores.md)); `sqlfeat consistency` compares those values with
+`get_historical_features` at T.
+"""
+
+
+def render_aggregations() -> str:
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from test_golden_sql import ENTITIES, REPO, views_for
+
+    from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
+    from sqlfeat.warehouses import get_dialect
+
+    parts = [AGGREGATIONS_INTRO, "## The SQL, per warehouse\n",
+             "Generated for `user_click_stats:clicks_30d`, `dwell_seconds_mean_7d` and `category_last_1d` "
+             "over a spine table `entity_df` (`tests/golden/*/aggregates_window.sql` hold the same).\n"]
+    features = ["user_click_stats:clicks_30d", "user_click_stats:dwell_seconds_mean_7d", "user_click_stats:category_last_1d"]
+    for name in ("duckdb", "postgres", "bigquery", "snowflake"):
+        dialect = get_dialect(name)
+        plan = plan_retrieval(features, views_for(name), ENTITIES)
+        sql = dialect.render(compile_point_in_time(plan, Spine("entity_df", "event_timestamp"), dialect, REPO, "window"))
+        parts.append(f"### {name}\n```sql\n{sql};\n```\n")
+    return "\n".join(parts)
+
+
 def render() -> str:
     sys.path.insert(0, str(HERE.parent / "tests"))
     from sqlfeat import BigQuerySource, DuckDBSource, Entity, FeatureView, Field, PostgreSQLSource, SnowflakeSource
@@ -148,4 +232,5 @@ def render() -> str:
 
 if __name__ == "__main__":
     (HERE / "warehouses.md").write_text(render())
-    print(f"wrote {HERE / 'warehouses.md'}")
+    (HERE / "aggregations.md").write_text(render_aggregations())
+    print(f"wrote {HERE / 'warehouses.md'} and {HERE / 'aggregations.md'}")

@@ -59,3 +59,32 @@ def test_warehouses_page_is_generated_from_the_compiler():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert (DOCS / "warehouses.md").read_text() == module.render(), "run `python docs/generate.py`"
+    assert (DOCS / "aggregations.md").read_text() == module.render_aggregations(), "run `python docs/generate.py`"
+
+
+@pytest.mark.parametrize("strategy", ["asof", "window"])
+def test_aggregations_worked_example(make_repo, strategy):
+    from sqlfeat import Aggregation
+
+    events = pd.DataFrame({
+        "user_id": [1, 1, 1, 1],
+        "event_time": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-06", "2024-01-10"], utc=True),
+        "click_id": [1, 2, 3, 4],
+        "dwell_seconds": [10.0, 20.0, None, 40.0],
+    })
+    store = FeatureStore(repo_path=make_repo({"click_events": events}))
+    user = Entity(name="user_id", value_type=ValueType.INT64)
+    store.apply([user, FeatureView(
+        name="user_click_stats", entities=[user],
+        source=FileSource(path="data/click_events.parquet", timestamp_field="event_time"),
+        aggregations=[Aggregation("click_id", "count", timedelta(days=7)),
+                      Aggregation("dwell_seconds", "mean", timedelta(days=7))],
+    )])
+    spine = pd.DataFrame({"user_id": [1] * 4, "event_timestamp": pd.to_datetime(
+        ["2024-01-06", "2024-01-08", "2024-01-12", "2024-02-01"], utc=True)})
+    result = store.get_historical_features(
+        spine, ["user_click_stats:click_id_count_7d", "user_click_stats:dwell_seconds_mean_7d"], strategy=strategy
+    ).to_df()
+    assert result["click_id_count_7d"].tolist() == [3, 2, 2, 0]
+    assert result["dwell_seconds_mean_7d"].tolist()[:3] == [15.0, 20.0, 40.0]
+    assert pd.isna(result["dwell_seconds_mean_7d"].iloc[3])
