@@ -211,6 +211,9 @@ def quickstart(directory: str | None, rows: int) -> None:
     console.print(f"\nFull SQL: {result.sql_path}\nTraining set: {result.training_path}")
 
 
+from sqlfeat import cli_online  # noqa: E402,F401 - registers the online commands
+
+
 def main() -> None:
     cli(prog_name="sqlfeat")
 

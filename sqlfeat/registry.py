@@ -37,6 +37,9 @@ class Change:
     details: tuple[str, ...] = ()
     # True when values already materialized for this view no longer match its definition.
     invalidates_online: bool = False
+    # True when the online store lacks something new (an added field): the next incremental run
+    # must start from the full history again, though nothing stored is wrong.
+    needs_backfill: bool = False
 
     def describe(self) -> str:
         sign = {"add": "+", "change": "~", "remove": "-"}[self.action]
@@ -56,6 +59,17 @@ class RegistryPlan:
     @property
     def views_to_rematerialize(self) -> list[str]:
         return [c.name for c in self.changes if c.invalidates_online]
+
+    @property
+    def views_to_backfill(self) -> list[str]:
+        return [c.name for c in self.changes if c.invalidates_online or c.needs_backfill]
+
+
+def _fields(spec: dict[str, Any]) -> dict[str, str]:
+    """A view spec's features and their dtypes: its schema, or its aggregations' results."""
+    if spec.get("aggregations"):
+        return {a["name"]: str(a.get("dtype")) for a in spec["aggregations"]}
+    return {f["name"]: f["dtype"] for f in spec["schema"]}
 
 
 class Registry:
@@ -125,8 +139,7 @@ class Registry:
             return Change(kind, name, "change", tuple(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys))
         details: list[str] = []
         breaking = False
-        old_fields = {f["name"]: f["dtype"] for f in old["schema"]}
-        new_fields = {f["name"]: f["dtype"] for f in new["schema"]}
+        old_fields, new_fields = _fields(old), _fields(new)
         for field_name in new_fields.keys() - old_fields.keys():
             details.append(f"adds field {field_name} ({new_fields[field_name]})")
         for field_name in sorted(old_fields.keys() - new_fields.keys()):
@@ -136,6 +149,16 @@ class Registry:
             if old_fields[field_name] != new_fields[field_name]:
                 details.append(f"retypes field {field_name}: {old_fields[field_name]} -> {new_fields[field_name]}")
                 breaking = True
+        old_aggregations = {a["name"]: a for a in old.get("aggregations", [])}
+        for aggregation in new.get("aggregations", []):
+            before = old_aggregations.get(aggregation["name"])
+            if before and {**before, "dtype": None} != {**aggregation, "dtype": None}:
+                details.append(
+                    f"redefines aggregation {aggregation['name']}: {before['function']}({before['column']}) over "
+                    f"{before['window_seconds']}s -> {aggregation['function']}({aggregation['column']}) over "
+                    f"{aggregation['window_seconds']}s"
+                )
+                breaking = True
         if old["entities"] != new["entities"]:
             details.append(f"entities: {old['entities']} -> {new['entities']}")
             breaking = True
@@ -144,15 +167,21 @@ class Registry:
             breaking = True
         if old.get("ttl_seconds") != new.get("ttl_seconds"):
             details.append(f"ttl: {old.get('ttl_seconds')}s -> {new.get('ttl_seconds')}s (enforced at read time)")
-        for key in ("online", "description", "tags", "owner"):
+        freshness = ("freshness_warn_after_seconds", "freshness_error_after_seconds")
+        for key in ("online", "description", "tags", "owner", *freshness):
             if old.get(key) != new.get(key):
                 details.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
-        invalidates = breaking and new.get("online", True)
+        online = new.get("online", True)
+        invalidates = breaking and online
+        backfill = online and not breaking and bool(new_fields.keys() - old_fields.keys())
         if invalidates:
             watermark = self.data["materializations"].get(name, {}).get("watermark")
             state = f"materialized up to {watermark}" if watermark else "not materialized yet"
             details.append(f"online data must be re-materialized ({state}); apply resets its watermark")
-        return Change(kind, name, "change", tuple(details), invalidates)
+        elif backfill and name in self.data["materializations"]:
+            details.append("the new fields are not online yet: apply resets the watermark, so the next "
+                           "materialize-incremental backfills the full history")
+        return Change(kind, name, "change", tuple(details), invalidates, backfill)
 
     # -- writing ----------------------------------------------------------------------------
     def apply(self, plan: RegistryPlan) -> None:
@@ -169,7 +198,7 @@ class Registry:
                     created = previous["created"] if previous else now
                     records[name] = {"spec": spec, "fingerprint": fp, "created": created, "updated": now}
             self.data[kind] = records
-        for name in plan.views_to_rematerialize:
+        for name in plan.views_to_backfill:
             self.data["materializations"].pop(name, None)
         for name in list(self.data["materializations"]):
             if name not in self.data["feature_views"]:

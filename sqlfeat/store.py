@@ -14,7 +14,11 @@ from sqlfeat.registry import Registry, RegistryPlan
 from sqlfeat.repo import RepoConfig, RepoContents, collect, load_config, load_definitions
 
 if TYPE_CHECKING:
+    from sqlfeat.consistency import ConsistencyReport
+    from sqlfeat.materialize import MaterializationReport
+    from sqlfeat.online import OnlineStore
     from sqlfeat.retrieval import RetrievalJob
+    from sqlfeat.serving import OnlineResponse
     from sqlfeat.warehouses.base import Dialect, OfflineStore
 
 
@@ -211,6 +215,7 @@ class FeatureStore:
         if self._offline is not None:
             self._offline.close()
             self._offline = None
+        self.close_online()
 
     def __enter__(self) -> FeatureStore:
         return self
@@ -218,3 +223,62 @@ class FeatureStore:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    # -- online: materialization (sqlfeat/materialize.py), serving (sqlfeat/serving.py) -------
+    @property
+    def online_store(self) -> OnlineStore:
+        """The ``online_store`` of feature_store.yaml (sqlite by default), connected lazily."""
+        online = self.__dict__.get("_online")
+        if online is None:
+            from sqlfeat.online import connect_online_store
+
+            online = self._online = connect_online_store(self.config.online_store, self.project, self.repo_path)
+        return online
+
+    def close_online(self) -> None:
+        online = self.__dict__.pop("_online", None)
+        if online is not None:
+            online.close()
+
+    def materialize(
+        self, start_date: datetime, end_date: datetime, feature_views: Sequence[str] | None = None,
+        show_progress: bool = True,
+    ) -> MaterializationReport:  # fmt: skip
+        """Write each entity's newest row with event time in [start_date, end_date] online."""
+        from sqlfeat.materialize import materialize
+
+        return materialize(self, start_date, end_date, feature_views, show_progress=show_progress)
+
+    def materialize_incremental(
+        self, end_date: datetime, feature_views: Sequence[str] | None = None, show_progress: bool = True
+    ) -> MaterializationReport:
+        """Continue each view from its watermark up to end_date; a new view gets its full history."""
+        from sqlfeat.materialize import materialize_incremental
+
+        return materialize_incremental(self, end_date, feature_views, show_progress=show_progress)
+
+    def get_online_features(
+        self, features: Sequence[str], entity_rows: Any, full_feature_names: bool = False,
+        as_of: datetime | None = None,
+    ) -> OnlineResponse:  # fmt: skip
+        """Latest values for ``entity_rows`` (``[{"user_id": 42}, ...]``): one read per view; a
+        value older than its view's TTL at ``as_of`` (default: now) reads as null."""
+        from sqlfeat import serving
+
+        # A plan is only cached once the registry was read successfully: skip the file check then.
+        registry = self._registry if self._registry is not None else self._applied()
+        plans = self.__dict__.setdefault("_serving_plans", {})
+        key = ((features,) if isinstance(features, str) else tuple(features), full_feature_names)
+        cached = plans.get(key)
+        if cached is None or cached[0] is not registry:
+            if len(plans) > 256:
+                plans.clear()
+            cached = plans[key] = (registry, serving.build_plan(self, key[0], full_feature_names))
+        return serving.get_online_features(self, cached[1], entity_rows, as_of)
+
+    def check_consistency(
+        self, feature_views: Sequence[str] | None = None, sample: int | None = None, seed: int = 0
+    ) -> ConsistencyReport:
+        """Compare online values with get_historical_features at each view's watermark."""
+        from sqlfeat.consistency import check_consistency
+
+        return check_consistency(self, feature_views, sample, seed)

@@ -8,8 +8,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import write_repo
+
 from sqlfeat import Aggregation, Entity, FeatureStore, FeatureView, Field, ValueType
 from sqlfeat.errors import DefinitionError, SchemaMismatchError
 from sqlfeat.types import Float64, Int64, String
@@ -158,3 +158,29 @@ def test_sum_of_a_string_column_is_refused_at_apply(make_repo):
                        source=FileSource(path="data/events.parquet", timestamp_field="event_time"))
     with pytest.raises(SchemaMismatchError, match="'stats'.*'category_sum_1d' takes sum of column 'category'"):
         FeatureStore(repo_path=repo).apply([user, view])
+
+
+def test_online_aggregates_equal_offline_at_materialization_time(make_repo):
+    from datetime import datetime, timezone
+
+    from sqlfeat import FileSource
+
+    events = events_frame(3)
+    store = FeatureStore(repo_path=make_repo({"events": events}))
+    user = Entity(name="user_id", value_type=ValueType.INT64)
+    stats = FeatureView(name="user_click_stats", entities=[user], aggregations=AGGREGATIONS,
+                        source=FileSource(path="data/events.parquet", timestamp_field="event_time",
+                                          created_timestamp_column="created"))
+    store.apply([user, stats])
+    at = datetime(2024, 3, 20, 12, tzinfo=timezone.utc)
+    store.materialize_incremental(at, show_progress=False)
+    users = list(range(1, 10))  # 8 and 9 have no events: counts 0, the rest null
+    features = [f"user_click_stats:{a.name}" for a in AGGREGATIONS]
+    online = store.get_online_features(features, [{"user_id": u} for u in users], as_of=at).to_dict()
+    spine = pd.DataFrame({"user_id": users, "event_timestamp": [pd.Timestamp(at)] * len(users)})
+    offline = store.get_historical_features(spine, features).to_df()
+    for aggregation in AGGREGATIONS:
+        for got, want in zip(online[aggregation.name], offline[aggregation.name]):
+            assert (got is None and pd.isna(want)) or got == pytest.approx(want), aggregation.name
+    assert store.check_consistency().views[0].mismatched == 0
+    store.close()

@@ -84,3 +84,28 @@ def test_ttl_change_is_reported_but_not_breaking(store):
 def test_offline_only_view_change_does_not_ask_for_rematerialization(store):
     (change,) = store.registry.plan(_contents(view([BASE[0]], online=False)), partial=True).changes
     assert not change.invalidates_online
+
+
+def test_adding_a_field_to_a_materialized_view_backfills_it(store):
+    store.registry.data["materializations"]["user_clicks"] = {"watermark": "2024-01-10T00:00:00+00:00"}
+    plan = store.apply([view([*BASE, Field(name="top_category", dtype="string")])])
+    (change,) = plan.changes
+    assert change.needs_backfill and not change.invalidates_online
+    assert any("backfills the full history" in d for d in change.details)
+    assert "user_clicks" not in store.registry.data["materializations"]
+
+
+def test_redefining_an_aggregation_requires_rematerialization(make_repo, clicks_frame):
+    from sqlfeat import Aggregation
+
+    s = FeatureStore(repo_path=make_repo({"clicks": clicks_frame}))
+
+    def stats(window):
+        return FeatureView(name="stats", entities=[user], source=source,
+                           aggregations=[Aggregation("click_count", "sum", timedelta(days=window), name="clicks")])
+
+    s.apply([user, stats(7)])
+    plan = s.plan(_contents(stats(30)), partial=True)
+    (change,) = plan.changes
+    assert change.invalidates_online
+    assert "redefines aggregation clicks: sum(click_count) over 604800s -> sum(click_count) over 2592000s" in change.details

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlfeat.definitions.spec import check_name
 from sqlfeat.errors import DefinitionError
-from sqlfeat.types import Float64, FeatureType, Int64, dtype_from_name
+from sqlfeat.types import FeatureType, Float64, Int64, dtype_from_name
 
 # function -> what it computes over the window's non-null values of the column
 FUNCTIONS = {

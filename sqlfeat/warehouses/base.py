@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import exp

@@ -1,0 +1,118 @@
+"""Online commands: materialize, materialize-incremental, get-online-features, consistency.
+
+Registered on the `sqlfeat` group by one import at the bottom of cli.py; each command is one call
+into FeatureStore.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+from sqlfeat.cli import _features, _store, cli
+
+_WHEN_HELP = "ISO 8601 (2024-02-01, 2024-02-01T12:00:00+08:00) or 'now'; without a zone: UTC."
+
+
+def _when(value: str) -> datetime:
+    if value.strip().lower() == "now":
+        return datetime.now(timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date-time; {_WHEN_HELP}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _key_value(text: str) -> Any:
+    """`42` is an integer; `"42"` (quoted) or `abc` is a string."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _entity_rows(entities: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows = []
+    for entity in entities:
+        row = {}
+        for pair in entity.split(","):
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise click.BadParameter(f"--entity {entity!r}: write KEY=VALUE[,KEY=VALUE], e.g. user_id=42")
+            row[key.strip()] = _key_value(value.strip())
+        rows.append(row)
+    return rows
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+@cli.command("materialize")
+@click.argument("start")
+@click.argument("end")
+@click.option("--views", "-v", multiple=True, help="Feature views to materialize. Default: every online view.")
+@click.pass_context
+def materialize(ctx: click.Context, start: str, end: str, views: tuple[str, ...]) -> None:
+    """Write each entity's newest row with event time in [START, END] to the online store.
+
+    \b
+    Example:
+      sqlfeat materialize 2024-01-01 2024-02-01 -v user_clicks_30d
+    """
+    _store(ctx).materialize(_when(start), _when(end), list(views) or None)
+
+
+@cli.command("materialize-incremental")
+@click.argument("end")
+@click.option("--views", "-v", multiple=True, help="Feature views to materialize. Default: every online view.")
+@click.pass_context
+def materialize_incremental(ctx: click.Context, end: str, views: tuple[str, ...]) -> None:
+    """Continue every view from its last materialization up to END (a new view: its full history)."""
+    _store(ctx).materialize_incremental(_when(end), list(views) or None)
+
+
+@cli.command("get-online-features")
+@click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
+@click.option(
+    "--entity", "-e", "entities", multiple=True, required=True,
+    help="One entity row: KEY=VALUE[,KEY=VALUE]; repeat for more rows. 42 is an integer, '\"42\"' a string.",
+)  # fmt: skip
+@click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")
+@click.pass_context
+def get_online_features(ctx: click.Context, features, entities, full_feature_names: bool) -> None:
+    """Print the online values of FEATURES for the given entities as JSON (Feast's to_dict shape).
+
+    \b
+    Example:
+      sqlfeat get-online-features -f user_clicks_30d:click_count --entity user_id=42 --entity user_id=7
+    """
+    response = _store(ctx).get_online_features(_features(features), _entity_rows(entities), full_feature_names)
+    click.echo(json.dumps(response.to_dict(), indent=2, default=_jsonable))
+
+
+@cli.command("consistency")
+@click.option("--views", "-v", multiple=True, help="Feature views to check. Default: every online view.")
+@click.option("--sample", type=int, default=None, help="Check this many random entities per view. Default: all.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.pass_context
+def consistency(ctx: click.Context, views: tuple[str, ...], sample: int | None, seed: int) -> None:
+    """Compare online values with get_historical_features at each view's materialization time.
+
+    Exits with status 1 when any entity mismatches or is missing online.
+    """
+    report = _store(ctx).check_consistency(list(views) or None, sample, seed)
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)

@@ -1,0 +1,322 @@
+"""What every online store does (``OnlineStore``) and shares: the key layout and value encodings.
+
+Layout, the same for every store (docs/online-stores.md): one record per project, per view, per
+entity, holding every feature of that view's newest row plus its event time (``:ts``, microseconds
+since the epoch, UTC) and created time (``:cts``). Records are addressed by
+
+    <project>:<view>:<entity key>
+
+where the entity key is the join-key values in the view's join-key order, joined by ``,`` (a
+``,`` or ``\\`` inside a string value of a composite key is escaped with ``\\``): ``42``,
+``42,DE``. ``:`` cannot occur in project or view names, so addresses never collide.
+
+Encodings are computed per Arrow column, once per batch (never per cell through pandas).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS
+from sqlfeat.errors import DefinitionError, OnlineStoreError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sqlfeat.compiler.plan import ViewRequest
+    from sqlfeat.types import FeatureType
+
+# Record fields sqlfeat adds beside the features; ':' cannot start a feature name.
+KEY_FIELD = ":key"
+TS_FIELD = ":ts"
+CREATED_FIELD = ":cts"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class OnlineView:
+    """One feature view as an online store sees it: where its records live and what they hold."""
+
+    project: str
+    name: str
+    join_keys: tuple[str, ...]
+    key_dtypes: tuple[FeatureType | None, ...]
+    features: tuple[str, ...]
+    dtypes: tuple[FeatureType, ...]
+    ttl: timedelta | None = None
+
+    @classmethod
+    def from_request(cls, project: str, request: ViewRequest) -> OnlineView:
+        """The layout of a plan entry built with every feature of the view (short names)."""
+        return cls(
+            project, request.name, request.join_keys, request.key_dtypes,
+            tuple(f.name for f in request.features), tuple(f.dtype for f in request.features), request.view.ttl,
+        )  # fmt: skip
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.project}:{self.name}:"
+
+    def dtype(self, feature: str) -> FeatureType:
+        return self.dtypes[self.features.index(feature)]
+
+
+@dataclass
+class OnlineRows:
+    """A store's answer for a list of entity keys, in that order: each key's event time
+    (microseconds; ``None`` when the store has no record) and each requested feature's values."""
+
+    event_ts: list[int | None]
+    columns: dict[str, list[Any]]
+
+
+class OnlineStore(ABC):
+    """A live connection to one online store; subclasses live in ``sqlfeat/online/<type>.py``."""
+
+    TYPE: ClassVar[str] = ""
+
+    @abstractmethod
+    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> int:
+        """Write one batch of the latest-values query (one row per entity); return its row count.
+
+        Each entity's record is replaced whole and atomically, and only when the row is at least
+        as new, by (event time, created time), as what the store holds.
+        """
+
+    @abstractmethod
+    def read(self, view: OnlineView, features: Sequence[str], entity_keys: Sequence[str]) -> OnlineRows:
+        """Read ``features`` of ``view`` for encoded entity keys in one batched round trip."""
+
+    def read_many(self, requests: Sequence[tuple[OnlineView, Sequence[str], Sequence[str]]]) -> list[OnlineRows]:
+        """Several ``read`` calls (view, features, keys); stores that can, answer in one round trip."""
+        return [self.read(view, features, keys) for view, features, keys in requests]
+
+    @abstractmethod
+    def teardown(self, view: OnlineView) -> None:
+        """Delete every record of ``view``; never raises for a view that has none."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where this store is, for messages: ``redis at 127.0.0.1:6379``."""
+
+    def close(self) -> None:  # optional hook
+        pass
+
+    def unreachable(self, err: BaseException, action: str) -> OnlineStoreError:
+        return OnlineStoreError(
+            f"{self.describe()} failed {action}: {err}. Check that it is running and that "
+            "online_store in feature_store.yaml points at it"
+        )
+
+
+# -- entity keys ----------------------------------------------------------------------------------
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(",", "\\,")
+
+
+def key_text(value: Any) -> str:
+    """One join-key value as key text; must agree with :func:`encode_key_column`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, datetime):
+        return str((value - EPOCH) // timedelta(microseconds=1))
+    return str(int(value))
+
+
+def entity_key(values: Sequence[Any]) -> str:
+    """The entity part of a record's address from its join-key values (already type-checked)."""
+    if len(values) == 1:
+        return key_text(values[0])
+    return ",".join(_escape(v) if isinstance(v, str) else key_text(v) for v in values)
+
+
+def encode_key_column(array: pa.Array, key: str, view: str, composite: bool) -> pa.Array:
+    """A join-key column as key text, vectorized (bytes keys: per value, they are rare)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_integer(kind):
+        return pc.cast(array, pa.string())
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = pc.cast(array, pa.string())
+        if composite:
+            text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), ",", "\\,")
+        return text
+    if pa.types.is_timestamp(kind):
+        return pc.cast(_micros(array), pa.string())
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return pa.array([None if v is None else v.hex() for v in array.to_pylist()], pa.string())
+    raise DefinitionError(
+        f"join key {key!r} of feature view {view!r} is {kind} in the source: online keys must be "
+        "integers, strings, bytes or timestamps; cast the column in the source"
+    )
+
+
+def batch_keys(view: OnlineView, batch: pa.RecordBatch) -> list[str]:
+    """Every row's entity key (without the project/view prefix)."""
+    import pyarrow.compute as pc
+
+    composite = len(view.join_keys) > 1
+    parts = [encode_key_column(batch.column(k), k, view.name, composite) for k in view.join_keys]
+    joined = parts[0] if not composite else pc.binary_join_element_wise(*parts, ",")
+    return joined.to_pylist()
+
+
+# -- timestamps -----------------------------------------------------------------------------------
+def _micros(array: pa.Array) -> pa.Array:
+    import pyarrow as pa
+
+    return array.cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
+
+
+def batch_times(batch: pa.RecordBatch) -> tuple[list[int], list[int | None]]:
+    """Event and created times of every row as microseconds (created: ``None`` when absent)."""
+    names = batch.schema.names
+    event = _micros(batch.column(names.index(EVENT_TS))).to_pylist()
+    if CREATED_TS not in names:
+        return event, [None] * len(event)
+    return event, _micros(batch.column(names.index(CREATED_TS))).to_pylist()
+
+
+def from_micros(value: int | str | bytes) -> datetime:
+    return EPOCH + timedelta(microseconds=int(value))
+
+
+def to_micros(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+def feature_array(view: OnlineView, batch: pa.RecordBatch, feature: str) -> pa.Array:
+    """A feature column cast to its declared Arrow type (warehouses differ: large_string...)."""
+    import pyarrow as pa
+
+    array = batch.column(batch.schema.names.index(feature))
+    target = view.dtype(feature).to_arrow()
+    if array.type == target:
+        return array
+    try:
+        return array.cast(target, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise DefinitionError(
+            f"feature {view.name}:{feature} came back from the warehouse as {array.type}, which "
+            f"cannot be read as its declared {view.dtype(feature).name}: {err}"
+        ) from None
+
+
+# -- values ---------------------------------------------------------------------------------------
+def _json_lists(array: pa.Array, dtype: FeatureType) -> list[str | None]:
+    """Array features as JSON text per value; bytes as base64, timestamps as microseconds."""
+    import pyarrow as pa
+
+    element = dtype.element
+    if element.name == "UnixTimestamp":
+        array = array.cast(pa.list_(pa.timestamp("us", tz="UTC"))).cast(pa.list_(pa.int64()))
+    elif element.name == "Float32":
+        array = array.cast(pa.list_(pa.float64()))
+    values = array.to_pylist()
+    if element.name == "Bytes":
+        values = [None if v is None else [None if b is None else base64.b64encode(b).decode() for b in v] for v in values]
+    dumps = json.dumps
+    return [None if v is None else dumps(v) for v in values]
+
+
+def _json_decoder(dtype: FeatureType) -> Callable[[Any], list]:
+    element = dtype.element.name
+    loads = json.loads
+    if element == "Bytes":
+        return lambda v: [None if b is None else base64.b64decode(b) for b in loads(v)]
+    if element == "UnixTimestamp":
+        return lambda v: [None if m is None else from_micros(m) for m in loads(v)]
+    return loads
+
+
+def text_column(array: pa.Array, dtype: FeatureType) -> list[str | bytes | None]:
+    """Redis and DynamoDB encoding: text per value (raw bytes for ``Bytes``), ``None`` for null.
+
+    Floats are their shortest round-trip text (Float32 via the exact Float64 of its value).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    name = dtype.name
+    if dtype.element is not None:
+        return _json_lists(array, dtype)
+    if name in ("String", "Bytes"):
+        return array.to_pylist()
+    if name == "Bool":
+        return pc.if_else(array, "1", "0").to_pylist()
+    if name == "UnixTimestamp":
+        array = _micros(array)
+    elif name == "Float32":
+        array = array.cast(pa.float64())
+    return pc.cast(array, pa.string()).to_pylist()
+
+
+def _text_to_str(value: str | bytes) -> str:
+    return value if value.__class__ is str else value.decode()
+
+
+def _text_to_bool(value: str | bytes) -> bool:
+    return value in (b"1", "1")
+
+
+_TEXT_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "Int32": int, "Int64": int, "Float32": float, "Float64": float, "String": _text_to_str, "Bool": _text_to_bool,
+    "Bytes": bytes, "UnixTimestamp": from_micros,
+}  # fmt: skip
+
+
+def text_decoder(dtype: FeatureType) -> Callable[[Any], Any]:
+    """The inverse of :func:`text_column` for one value (str or bytes; never ``None``)."""
+    if dtype.element is not None:
+        return _json_decoder(dtype)
+    return _TEXT_DECODERS[dtype.name]
+
+
+def native_column(array: pa.Array, dtype: FeatureType) -> list[Any]:
+    """SQLite encoding: its own INTEGER / REAL / TEXT / BLOB where one fits, JSON text for arrays,
+    microseconds for timestamps, and ``'nan'`` text for NaN (SQLite would store NaN as NULL)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if dtype.element is not None:
+        return _json_lists(array, dtype)
+    if dtype.name == "UnixTimestamp":
+        return _micros(array).to_pylist()
+    if dtype.name in ("Float32", "Float64"):
+        array = array.cast(pa.float64())
+        values = array.to_pylist()
+        if array.null_count < len(array) and pc.any(pc.is_nan(array)).as_py():
+            values = ["nan" if v is not None and math.isnan(v) else v for v in values]
+        return values
+    return array.to_pylist()
+
+
+def native_decoder(dtype: FeatureType) -> Callable[[Any], Any] | None:
+    """The inverse of :func:`native_column` for one non-null value; ``None`` means as stored."""
+    if dtype.element is not None:
+        return _json_decoder(dtype)
+    return _NATIVE_DECODERS.get(dtype.name)
+
+
+_NATIVE_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "Float32": float, "Float64": float, "Bool": bool, "UnixTimestamp": from_micros,
+}  # fmt: skip
+
+
+def decode_values(values: list[Any], decoder: Callable[[Any], Any] | None) -> list[Any]:
+    if decoder is None:
+        return values
+    return [None if v is None else decoder(v) for v in values]

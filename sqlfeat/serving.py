@@ -1,0 +1,212 @@
+"""``get_online_features``: one batched read (per view at most), TTL enforced at read time.
+
+A value older than its view's TTL, measured from now (or from ``as_of``), reads as null: the same
+bound rule 1 of the point-in-time contract applies offline, so online equals offline at T.
+Resolved feature references are cached per registry, so a call does no registry work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from numbers import Integral
+from typing import TYPE_CHECKING, Any
+
+from sqlfeat.compiler.plan import split_reference
+from sqlfeat.definitions.aggregation import COUNTING
+from sqlfeat.errors import EntityRowError, FeatureReferenceError
+from sqlfeat.online.base import OnlineView, entity_key, to_micros
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sqlfeat.store import FeatureStore
+
+# Python types accepted for a join key of each declared dtype (None: undeclared).
+_KEY_TYPES: dict[str | None, tuple[type, ...]] = {
+    "Int32": (int,), "Int64": (int,), "String": (str,), "Bytes": (bytes,), "UnixTimestamp": (datetime,),
+    None: (int, str, bytes),
+}  # fmt: skip
+
+
+class OnlineResponse:
+    """Feast's response shape: ``to_dict()`` gives ``{column: [value per entity row]}``, join keys
+    first, then features in the order requested; ``to_df()`` the same as a DataFrame."""
+
+    def __init__(self, columns: dict[str, list[Any]]) -> None:
+        self._columns = columns
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        return {name: list(values) for name, values in self._columns.items()}
+
+    def to_df(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self._columns)
+
+    def __repr__(self) -> str:
+        return f"OnlineResponse({self._columns!r})"
+
+
+@dataclass(frozen=True)
+class ServingView:
+    """One view of a request: its layout, the features asked (short names) and output names."""
+
+    layout: OnlineView
+    features: tuple[str, ...]
+    outputs: tuple[str, ...]
+    # Counting aggregates read 0, not null, for an entity with no events (rule 5's empty window).
+    counting: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ServingPlan:
+    views: tuple[ServingView, ...]
+    join_keys: tuple[str, ...]
+    output_order: tuple[str, ...]
+
+
+def build_plan(store: FeatureStore, features: Sequence[str], full_feature_names: bool) -> ServingPlan:
+    from sqlfeat.compiler import plan_retrieval
+
+    registry = store._applied()
+    plan = plan_retrieval(list(features), registry.feature_views(), registry.entities(), full_feature_names)
+    views = []
+    for request in plan.views:
+        if not request.view.online:
+            raise FeatureReferenceError(
+                f"feature view {request.name!r} has online=False, so it is never materialized; set "
+                "online=True and run `sqlfeat apply` and `sqlfeat materialize-incremental`"
+            )
+        layout = OnlineView.from_request(store.project, store._view_request(request.name))
+        counting = frozenset(a.name for a in request.aggregations if a.function in COUNTING)
+        views.append(ServingView(layout, tuple(f.name for f in request.features), request.output_names, counting))
+    order = []
+    for reference in features:
+        view, feature = split_reference(reference)
+        name = f"{view}__{feature}" if full_feature_names else feature
+        if name not in order:
+            order.append(name)
+    return ServingPlan(tuple(views), tuple(plan.join_keys), tuple(order))
+
+
+def _rows(entity_rows: Any) -> list[Mapping[str, Any]]:
+    if isinstance(entity_rows, Mapping):
+        lengths = {len(v) for v in entity_rows.values()}
+        if len(lengths) > 1:
+            raise EntityRowError(f"entity_rows columns have different lengths: { {k: len(v) for k, v in entity_rows.items()} }")
+        names = list(entity_rows)
+        return [dict(zip(names, values)) for values in zip(*entity_rows.values())]
+    if hasattr(entity_rows, "to_dict") and hasattr(entity_rows, "columns"):
+        return entity_rows.to_dict("records")
+    rows = list(entity_rows)
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise EntityRowError(f"entity row {index} is {row!r}; pass a dict like {{'user_id': 42}}")
+    return rows
+
+
+def _key_value(value: Any, key: str, dtype_name: str | None, view: str, index: int) -> Any:
+    accepted = _KEY_TYPES.get(dtype_name)
+    if accepted is None:
+        raise EntityRowError(f"join key {key!r} of feature view {view!r} is {dtype_name}, which online keys cannot be")
+    if type(value) in accepted:
+        return value
+    if int in accepted and isinstance(value, Integral) and not isinstance(value, bool):
+        return int(value)  # numpy integers
+    if isinstance(value, accepted) and not isinstance(value, bool):
+        return value
+    wanted = dtype_name or " or ".join(t.__name__ for t in accepted)
+    hint = f"; pass int({value!r})" if int in accepted and isinstance(value, str) and value.lstrip("-").isdigit() else ""
+    raise EntityRowError(
+        f"entity row {index}: join key {key!r} of feature view {view!r} must be {wanted}, got "
+        f"{type(value).__name__} {value!r}{hint}"
+    )
+
+
+def _fast_keys(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str] | None:
+    """The common case without per-value checks: one join key, every value a plain int or str."""
+    if len(view.join_keys) != 1:
+        return None
+    key, dtype = view.join_keys[0], view.key_dtypes[0]
+    try:
+        values = [row[key] for row in rows]
+    except (KeyError, TypeError):
+        return None  # the checked path names the problem
+    name = None if dtype is None else dtype.name
+    if name in (None, "Int64", "Int32") and all(type(v) is int for v in values):
+        return [str(v) for v in values]
+    if name in (None, "String") and all(type(v) is str for v in values):
+        return values
+    return None
+
+
+def encode_rows(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str]:
+    """Each entity row's key for ``view``, after checking every join key is there and well typed."""
+    fast = _fast_keys(view, rows)
+    if fast is not None:
+        return fast
+    dtypes = [None if d is None else d.name for d in view.key_dtypes]
+    keys = []
+    for index, row in enumerate(rows):
+        try:
+            values = [row[k] for k in view.join_keys]
+        except KeyError as missing:
+            raise EntityRowError(
+                f"entity row {index} has no join key {missing.args[0]!r}, which feature view {view.name!r} "
+                f"needs; it has {sorted(row)}"
+            ) from None
+        checked = []
+        for value, key, dtype in zip(values, view.join_keys, dtypes):
+            if value is None:
+                raise EntityRowError(f"entity row {index}: join key {key!r} is None; give every row a value")
+            checked.append(_key_value(value, key, dtype, view.name, index))
+        keys.append(entity_key(checked))
+    return keys
+
+
+def read_plan(
+    store: FeatureStore, plan: ServingPlan, rows: list[Mapping[str, Any]], as_of: datetime | None = None
+) -> tuple[dict[str, list[Any]], dict[str, list[int | None]]]:
+    """Every output column, and per view each row's stored event time (``None``: no record)."""
+    online = store.online_store
+    now = to_micros(as_of) if as_of is not None else time.time_ns() // 1_000
+    columns: dict[str, list[Any]] = {}
+    stamps: dict[str, list[int | None]] = {}
+    requests = [(view.layout, view.features, encode_rows(view.layout, rows)) for view in plan.views]
+    results = online.read_many(requests) if rows else []
+    for index, view in enumerate(plan.views):
+        result = results[index] if results else None
+        event_ts = result.event_ts if result else []
+        stamps[view.layout.name] = event_ts
+        ttl = view.layout.ttl
+        expired: list[int] = []
+        if ttl:
+            cutoff = now - ttl // timedelta(microseconds=1)
+            expired = [i for i, ts in enumerate(event_ts) if ts is not None and ts < cutoff]
+        for feature, output in zip(view.features, view.outputs):
+            values = result.columns[feature] if result else []
+            for i in expired:
+                values[i] = None
+            if feature in view.counting:
+                values = [0 if v is None else v for v in values]
+            columns[output] = values
+    return columns, stamps
+
+
+def get_online_features(
+    store: FeatureStore,
+    plan: ServingPlan,
+    entity_rows: Any,
+    as_of: datetime | None = None,
+) -> OnlineResponse:
+    rows = _rows(entity_rows)
+    features, _ = read_plan(store, plan, rows, as_of)
+    columns: dict[str, list[Any]] = {}
+    for key in plan.join_keys:
+        columns[key] = [row.get(key) for row in rows]
+    for name in plan.output_order:
+        columns[name] = features[name]
+    return OnlineResponse(columns)
