@@ -199,7 +199,7 @@ def quickstart(directory: str | None, rows: int) -> None:
 
     target = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="sqlfeat-quickstart-")) / "my_store"
     console = _console()
-    with console.status("Creating the repo, applying definitions, building the training set..."):
+    with console.status("Creating the repo, applying definitions, building the training set, materializing..."):
         result = run_quickstart(target, rows)
     frame = result.frame
     console.print(f"[bold green]Training set:[/] {result.rows} rows in {result.seconds:.2f} s (repo {result.repo})")
@@ -209,6 +209,12 @@ def quickstart(directory: str | None, rows: int) -> None:
     head = "\n".join(result.sql.splitlines()[:12])
     console.print(f"\n[bold]Point-in-time SQL[/] (first lines):\n{head}\n  ...")
     console.print(f"\nFull SQL: {result.sql_path}\nTraining set: {result.training_path}")
+    console.print(f"\n[bold green]Online:[/] materialized {result.materialized_rows} entity rows into SQLite; "
+                  f"get_online_features for users 1 and 2: {result.online_example}")
+    for view in result.consistency.views:
+        share = 100.0 * view.matched / view.entities if view.entities else 100.0
+        console.print(f"Consistency {view.view}: {view.matched}/{view.entities} entities match offline at "
+                      f"{view.as_of:%Y-%m-%d %H:%M} UTC ({share:.0f}%), {view.mismatched} mismatched, {view.missing} missing")
 
 
 from sqlfeat import cli_online  # noqa: E402,F401 - registers the online commands

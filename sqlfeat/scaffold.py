@@ -52,6 +52,9 @@ class QuickstartResult:
     sql: str
     features: list[str]
     frame: object  # pandas.DataFrame
+    materialized_rows: int = 0
+    online_example: dict | None = None
+    consistency: object | None = None  # ConsistencyReport
 
 
 QUICKSTART_FEATURES = [
@@ -69,6 +72,8 @@ def run_quickstart(target: Path, spine_rows: int = 5_000) -> QuickstartResult:
 
     from sqlfeat.store import FeatureStore
 
+    from sqlfeat.sample_data import END
+
     started = time.perf_counter()
     repo = init_repo(Path(target), spine_rows=spine_rows)
     with FeatureStore(repo_path=repo) as store:
@@ -77,6 +82,11 @@ def run_quickstart(target: Path, spine_rows: int = 5_000) -> QuickstartResult:
         job = store.get_historical_features(entity_df=spine, features=QUICKSTART_FEATURES)
         frame = job.to_df()
         sql = job.sql
+        # Serving: the same definitions, materialized into the online store (SQLite), then read back.
+        as_of = END.to_pydatetime()
+        report = store.materialize_incremental(as_of, show_progress=False)
+        online = store.get_online_features(QUICKSTART_FEATURES[:2], [{"user_id": 1}, {"user_id": 2}], as_of=as_of)
+        consistency = store.check_consistency()
     training_path = repo / "data" / "training.parquet"
     frame.to_parquet(training_path, index=False)
     sql_path = repo / "data" / "training.sql"
@@ -84,4 +94,5 @@ def run_quickstart(target: Path, spine_rows: int = 5_000) -> QuickstartResult:
     return QuickstartResult(
         repo, len(frame), time.perf_counter() - started, training_path, sql_path, sql,
         [f.split(":")[1] for f in QUICKSTART_FEATURES], frame,
+        sum(run.rows for run in report.runs), online.to_dict(), consistency,
     )

@@ -61,6 +61,21 @@ training.to_parquet('training.parquet')
 '''
 
 
+SEED_ONLINE = """
+from sqlfeat import FeatureStore
+store = FeatureStore(repo_path='feature_repo')
+features = store.get_online_features(
+features=[
+'user_clicks_30d:click_count',
+'user_clicks_30d:avg_dwell_seconds',
+],
+entity_rows=[{'user_id': 42}],
+).to_dict()
+x = [[features['click_count'][0], features['avg_dwell_seconds'][0]]]
+print(repr(x))
+"""
+
+
 def run(args: list[str], cwd: Path) -> str:
     result = CliRunner().invoke(cli, ["--chdir", str(cwd), *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -83,6 +98,17 @@ def test_seed_snippets_run_with_only_the_import_changed(tmp_path):
         seen = clicks[(clicks.user_id == row.user_id) & (clicks.event_time <= t) & (clicks.event_time >= t - pd.Timedelta(days=30))]
         latest = seen.sort_values("event_time").tail(1)
         assert row.click_count == latest.click_count.iloc[0], "must be the latest value at or before the row's time"
+
+    # Serving, as the seed does it: materialize-incremental up to now, then read user 42 online.
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    assert "user_clicks_30d" in run(["materialize-incremental", now], repo)
+    printed = subprocess.run([sys.executable, "-c", SEED_ONLINE], cwd=repo.parent, check=True,
+                             capture_output=True, text=True).stdout
+    # The sample data ends on 2024-02-01, so today every value is past the 30-day TTL: read as null.
+    assert printed.strip() == "[[None, None]]"
+    assert "0 mismatched" in run(["consistency"], repo)
 
 
 @pytest.fixture
@@ -140,6 +166,7 @@ def test_no_repo_error_says_how_to_make_one(tmp_path):
 def test_quickstart_builds_a_training_set(tmp_path):
     output = run(["quickstart", str(tmp_path / "demo"), "--rows", "2000"], tmp_path)
     assert "Training set: 2000 rows" in output
+    assert output.count("(100%), 0 mismatched, 0 missing") == 2, output
     frame = pd.read_parquet(tmp_path / "demo" / "feature_repo" / "data" / "training.parquet")
     assert len(frame) == 2000 and frame["click_count"].notna().mean() > 0.9
     assert (tmp_path / "demo" / "feature_repo" / "data" / "training.sql").read_text().startswith("WITH")
