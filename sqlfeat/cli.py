@@ -29,7 +29,7 @@ def _features(value: tuple[str, ...]) -> list[str]:
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True)
 
 
 class SqlfeatGroup(click.Group):
