@@ -36,3 +36,5 @@ clean: services-clean
 
 # Emulator servers in venvs of their own (fakesnow, local-bigquery): see docs/emulators.md.
 include mk/services.mk
+# Debian's chromium + chromedriver for the catalog's browser test: see mk/browser.mk.
+include mk/browser.mk

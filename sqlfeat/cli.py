@@ -218,6 +218,7 @@ def quickstart(directory: str | None, rows: int) -> None:
 
 
 from sqlfeat import cli_online  # noqa: E402,F401 - registers the online commands
+from sqlfeat import cli_checks  # noqa: E402,F401 - registers check and docs
 
 
 def main() -> None:

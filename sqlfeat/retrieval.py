@@ -74,7 +74,7 @@ def _check_key_types(plan: RetrievalPlan, spine_types: dict, source_types: dict[
                 )
 
 
-def _utc_instants(series: pd.Series, column: str) -> pa.Array:
+def _utc_instants(series: pd.Series, column: str, unit: str = "us") -> pa.Array:
     import pandas as pd
     import pyarrow as pa
 
@@ -94,7 +94,7 @@ def _utc_instants(series: pd.Series, column: str) -> pa.Array:
             f"entity_df column {column!r} holds {sorted(kinds) or 'no values'}, not timestamps; "
             f"convert it with pd.to_datetime(df[{column!r}], utc=True)"
         )
-    return pa.array(utc, type=pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("us", tz="UTC"), safe=False)
+    return pa.array(utc, type=pa.timestamp("ns", tz="UTC")).cast(pa.timestamp(unit, tz="UTC"), safe=False)
 
 
 def _is_timestamp_series(series: pd.Series) -> bool:
@@ -173,7 +173,9 @@ class RetrievalJob:
         columns = {ROW_ID: pa.array(np.arange(len(df), dtype=np.int64))}
         for key in self.plan.join_keys:
             columns[key] = pa.Array.from_pandas(df[key])
-        columns[self.spine.timestamp_column] = _utc_instants(df[self.spine.timestamp_column], self.spine.timestamp_column)
+        columns[self.spine.timestamp_column] = _utc_instants(
+            df[self.spine.timestamp_column], self.spine.timestamp_column, self.store.dialect.INSTANT_UNIT
+        )
         self.store.upload(pa.table(columns), self.spine.relation)
         return self.spine.relation
 

@@ -32,8 +32,9 @@ class Dialect:
     SUPPORTS_ASOF_JOIN: ClassVar[bool] = False
     # Below this many spine rows the window form (range join + ROW_NUMBER) is faster than ASOF.
     ASOF_MIN_SPINE_ROWS: ClassVar[int] = 0
-    # The type every timestamp is compared in: an absolute instant (UTC).
+    # The type every timestamp is compared in: an absolute instant (UTC), and its precision.
     INSTANT_TYPE: ClassVar[str] = "TIMESTAMPTZ"
+    INSTANT_UNIT: ClassVar[str] = "us"
     # Every float column is 64-bit here, so a Float32 feature reads a DOUBLE column (and is cast).
     FLOAT_IS_DOUBLE: ClassVar[bool] = False
     # Source kinds (DataSource.kind) this warehouse can read.
@@ -53,7 +54,10 @@ class Dialect:
 
     def to_instant(self, value: exp.Expression) -> exp.Expression:
         """A timestamp column as an absolute instant; a naive value is taken as UTC."""
-        return exp.cast(value, exp.DataType.build(self.INSTANT_TYPE, dialect=self.SQLGLOT_DIALECT))
+        return exp.cast(value, self.instant_type())
+
+    def instant_type(self) -> exp.DataType:
+        return exp.DataType.build(self.INSTANT_TYPE, dialect=self.SQLGLOT_DIALECT, udt=True)
 
     def subtract(self, value: exp.Expression, delta: timedelta) -> exp.Expression:
         """``value - delta`` on an instant, exact to the microsecond."""
@@ -66,7 +70,7 @@ class Dialect:
         if value.tzinfo is None:
             raise ValueError(f"timestamp {value} has no time zone; pass an aware datetime (UTC)")
         text = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
-        return exp.cast(exp.Literal.string(text), exp.DataType.build(self.INSTANT_TYPE, dialect=self.SQLGLOT_DIALECT))
+        return exp.cast(exp.Literal.string(text), self.instant_type())
 
     def source_relation(self, source: DataSource, repo_path: Path) -> exp.Expression:
         """The FROM-clause expression that reads ``source``."""

@@ -24,6 +24,10 @@ class DuckDBDialect(Dialect):
     # Measured in benchmarks/pit.py: the window form wins below about this many spine rows.
     ASOF_MIN_SPINE_ROWS = 250_000
     SOURCE_KINDS = frozenset({"file", "duckdb"})
+    # Nanoseconds: parquet written by pandas keeps them, and a cast to microseconds would round an
+    # event 400 ns after a spine time onto it (a sub-microsecond leak).
+    INSTANT_TYPE = "TIMESTAMPTZ_NS"
+    INSTANT_UNIT = "ns"
 
     def _source_relation(self, source: DataSource, repo_path: Path) -> exp.Expression:
         if source.kind == "file":

@@ -5,24 +5,24 @@ WITH "spine" AS (
 ), "spine_keys__user_id" AS (
   SELECT DISTINCT
     "spine"."user_id",
-    CAST("spine"."event_timestamp" AS TIMESTAMPTZ) AS "__sqlfeat_ts"
+    CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) AS "__sqlfeat_ts"
   FROM "spine"
 ), "user_clicks_30d__source" AS (
   SELECT
     "src"."user_id" AS "user_id",
-    CAST("src"."event_time" AS TIMESTAMPTZ) AS "__sqlfeat_event_ts",
-    CAST("src"."created" AS TIMESTAMPTZ) AS "__sqlfeat_created_ts",
+    CAST("src"."event_time" AS TIMESTAMPTZ_NS) AS "__sqlfeat_event_ts",
+    CAST("src"."created" AS TIMESTAMPTZ_NS) AS "__sqlfeat_created_ts",
     CAST("src"."click_count" AS BIGINT) AS "click_count",
     CAST("src"."top_category" AS TEXT) AS "top_category"
   FROM READ_PARQUET('/repo/data/user_clicks.parquet') AS "src"
   WHERE
     NOT "src"."user_id" IS NULL
-    AND CAST("src"."event_time" AS TIMESTAMPTZ) <= (
+    AND CAST("src"."event_time" AS TIMESTAMPTZ_NS) <= (
       SELECT
         MAX("__sqlfeat_ts")
       FROM "spine_keys__user_id"
     )
-    AND CAST("src"."event_time" AS TIMESTAMPTZ) >= (
+    AND CAST("src"."event_time" AS TIMESTAMPTZ_NS) >= (
       SELECT
         MIN("__sqlfeat_ts")
       FROM "spine_keys__user_id"
@@ -51,4 +51,4 @@ SELECT
 FROM "spine"
 LEFT JOIN "user_clicks_30d__pit"
   ON "spine"."user_id" = "user_clicks_30d__pit"."user_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_clicks_30d__pit"."__sqlfeat_ts";
+  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) = "user_clicks_30d__pit"."__sqlfeat_ts";

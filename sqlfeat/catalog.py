@@ -1,0 +1,210 @@
+"""The feature catalog: ``sqlfeat docs generate`` writes a static HTML site (no CDN, no server
+needed) of every entity, source, feature view and feature, and ``sqlfeat docs serve`` serves it.
+
+Each view page shows its features (dtype, TTL or window, owner, tags), its lineage (entities and
+source -> view -> features), its compiled SQL per dialect (highlighted here with pygments), the
+freshness and other results of the last ``sqlfeat check`` (``target/run_results.json``) and its
+last materialization (from the registry). Lineage stops at features: sqlfeat does not record which
+training requests read them.
+
+Definitions come from the repo's files (what the branch says), not from the registry, so the
+catalog of a pull request shows the pull request's features; nothing connects to a warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlfeat.errors import SqlfeatError
+
+if TYPE_CHECKING:
+    from sqlfeat.definitions import Entity, FeatureView
+    from sqlfeat.store import FeatureStore
+
+STATIC = ("catalog.css", "catalog.js")
+
+
+@dataclass
+class ViewPage:
+    view: FeatureView
+    features: list[dict[str, Any]]
+    sql: list[tuple[str, list[tuple[str, str]]]]  # (dialect, [(label, highlighted html)])
+    unreadable: list[str]
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    freshness: dict[str, Any] | None = None
+    materialization: dict[str, Any] | None = None
+    registered: dict[str, Any] | None = None
+    location: str | None = None
+
+
+def _features(view: FeatureView, entities: dict[str, Entity]) -> list[dict[str, Any]]:
+    from sqlfeat.checks.data import human_duration
+
+    keys = {k for name in view.entities if name in entities for k in entities[name].join_keys}
+    if view.aggregations:
+        return [{
+            "name": a.name, "dtype": a.dtype.name if a.dtype else "inferred at apply", "description": "",
+            "tags": {}, "computed": f"{a.function}({a.column}) over {human_duration(a.time_window)}",
+        } for a in view.aggregations]  # fmt: skip
+    return [
+        {"name": f.name, "dtype": f.dtype.name, "description": f.description, "tags": f.tags, "computed": ""}
+        for f in view.schema if f.name not in keys
+    ]
+
+
+def _highlight(sql: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import SqlLexer
+
+    return highlight(sql + ";", SqlLexer(), HtmlFormatter(cssclass="highlight"))
+
+
+def _compiled(view: FeatureView, entities: dict[str, Entity], dialects: list) -> tuple[list, list[str]]:
+    from sqlfeat.checks.compile import compile_view
+
+    compiled, unreadable = [], []
+    for dialect in dialects:
+        if view.source.kind not in dialect.SOURCE_KINDS:
+            unreadable.append(dialect.NAME)
+            continue
+        try:
+            result = compile_view(view, entities, dialect)
+        except (SqlfeatError, ValueError) as err:
+            compiled.append((dialect.NAME, [("does not compile", f'<pre class="error">{_escape(str(err))}</pre>')]))
+            continue
+        compiled.append((dialect.NAME, [(s.label, _highlight(s.sql)) for s in result.statements]))
+    return compiled, unreadable
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def build_pages(store: FeatureStore, dialect_names: tuple[str, ...] = ()) -> tuple[list[ViewPage], dict[str, Any]]:
+    """A page per view from the repo's definitions, plus the facts shared by every page."""
+    from sqlfeat.checks import definitions
+    from sqlfeat.checks.compile import resolve_dialects
+    from sqlfeat.checks.report import read_run_results
+
+    contents, loaded = definitions.load(store)
+    if contents is None:
+        raise SqlfeatError(f"the catalog needs definitions that load: {loaded.message}")
+    checked, _ = definitions.validate(contents)
+    definitions.resolve_from_registry(checked, store)
+    entities = {e.name: e for e in contents.entities}
+    dialects = resolve_dialects(store.config.offline_type, dialect_names)
+    last_run = read_run_results(store.repo_path / "target" / "run_results.json")
+    registry = store.registry if store.registry.exists else None
+    places = definitions.locate_definitions(store.repo_path)
+    pages = []
+    for original in sorted(contents.feature_views, key=lambda v: v.name):
+        view = checked.views.get(original.name, original)
+        resolved = all(a.dtype is not None for a in view.aggregations)
+        sql, unreadable = _compiled(view, entities, dialects) if view.name in checked.views and resolved else ([], [])
+        page = ViewPage(view, _features(view, entities), sql, unreadable)
+        if last_run:
+            page.checks = [r for r in last_run["results"] if r.get("view") == view.name]
+            page.freshness = next((r for r in page.checks if r["check"] == "freshness"), None)
+        if registry is not None:
+            page.materialization = registry.data.get("materializations", {}).get(view.name)
+            record = registry.record("feature_views", view.name)
+            page.registered = {k: record[k] for k in ("created", "updated", "fingerprint")} if record else None
+        if view.name in places:
+            path, line = places[view.name]
+            page.location = f"{path.relative_to(store.repo_path)}:{line}"
+        pages.append(page)
+    shared = {
+        "project": store.project,
+        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "entities": sorted(contents.entities, key=lambda e: e.name),
+        "sources": sorted(contents.data_sources, key=lambda s: s.name),
+        "online_store": store.config.online_store.get("type"),
+        "offline_store": store.config.offline_type,
+        "last_run": last_run,
+    }
+    return pages, shared
+
+
+def search_index(pages: list[ViewPage], shared: dict[str, Any]) -> list[dict[str, str]]:
+    items = []
+    for page in pages:
+        url = f"views/{page.view.name}.html"
+        items.append({"kind": "view", "name": page.view.name, "text": page.view.description, "url": url})
+        for feature in page.features:
+            items.append({"kind": "feature", "name": feature["name"], "view": page.view.name,
+                          "text": f"{feature['dtype']} {feature['description']} {feature['computed']}".strip(),
+                          "url": f"{url}#feature-{feature['name']}"})  # fmt: skip
+    for entity in shared["entities"]:
+        items.append({"kind": "entity", "name": entity.name, "text": entity.description, "url": f"index.html#entity-{entity.name}"})
+    return items
+
+
+def _environment():
+    from jinja2 import Environment, FunctionLoader, StrictUndefined
+
+    from sqlfeat.checks.data import human_duration
+
+    root = files("sqlfeat.templates") / "catalog"
+    env = Environment(
+        loader=FunctionLoader(lambda name: (root / name).read_text(encoding="utf-8")),
+        autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["duration"] = lambda value: human_duration(value) if value else "never expires"
+    env.filters["json"] = lambda value: json.dumps(value, default=str)
+    return env, root
+
+
+def generate_catalog(store: FeatureStore, output: Path | None = None, dialects: tuple[str, ...] = ()) -> Path:
+    """Write the site to ``output`` (default ``<repo>/target/catalog``); return its index.html."""
+    from pygments.formatters import HtmlFormatter
+
+    output = Path(output) if output else store.repo_path / "target" / "catalog"
+    pages, shared = build_pages(store, dialects)
+    env, root = _environment()
+    if output.exists():
+        shutil.rmtree(output)
+    (output / "views").mkdir(parents=True)
+    for name in STATIC:
+        (output / name).write_text((root / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (output / "highlight.css").write_text(HtmlFormatter(style="friendly").get_style_defs(".highlight"), encoding="utf-8")
+    # JSON inside <script>: "</" would end the element, so escape it.
+    index_json = json.dumps(search_index(pages, shared)).replace("</", "<\\/")
+    context = {**shared, "pages": pages}
+    index = output / "index.html"
+    index.write_text(env.get_template("index.html.j2").render(root="", search_json=index_json, **context), encoding="utf-8")
+    for page in pages:
+        html = env.get_template("view.html.j2").render(root="../", page=page, **context)
+        (output / "views" / f"{page.view.name}.html").write_text(html, encoding="utf-8")
+    return index
+
+
+def catalog_server(directory: Path, host: str = "127.0.0.1", port: int = 8080) -> Any:
+    """An HTTP server (not yet serving) for ``directory``; port 0 picks a free port."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return ThreadingHTTPServer((host, port), functools.partial(Quiet, directory=str(directory)))
+
+
+def serve_catalog(directory: Path, host: str = "127.0.0.1", port: int = 8080, ready: Any = None) -> None:
+    """Serve ``directory`` until interrupted; ``ready(url)`` is called once listening."""
+    with catalog_server(directory, host, port) as server:
+        if ready is not None:
+            ready(f"http://{host}:{server.server_address[1]}/")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
