@@ -24,6 +24,11 @@ DEFAULT_TIMESTAMP = "event_timestamp"
 _QUERY_START = re.compile(r"^\s*\(?\s*(select|with|from)\b", re.IGNORECASE)
 
 
+def is_query(spine: str) -> bool:
+    """A spine given as text is a query when it starts like one, else a table name."""
+    return bool(_QUERY_START.match(spine))
+
+
 def pick_timestamp_column(columns: dict[str, bool]) -> str:
     """Rule 3: ``event_timestamp`` if present, else the only datetime column."""
     if DEFAULT_TIMESTAMP in columns:
@@ -242,14 +247,14 @@ def build_job(
         spine = Spine(store.upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df))
         return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy)
     if isinstance(entity_df, str):
-        is_query = bool(_QUERY_START.match(entity_df))
+        query = is_query(entity_df)
         dialect = store.dialect
-        relation = dialect.query(entity_df).subquery() if is_query else dialect.table(entity_df)
+        relation = dialect.query(entity_df).subquery() if query else dialect.table(entity_df)
         types = store.describe(relation)
         timestamp = pick_timestamp_column({c: t.this.name in TIMESTAMP_TYPES for c, t in types.items()})
         _check_columns(plan, list(types))
         _check_key_types(plan, types, source_types)
-        spine = Spine(entity_df, timestamp, is_query=is_query)
+        spine = Spine(entity_df, timestamp, is_query=query)
         return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy)
     raise EntityDataFrameError(
         f"entity_df must be a pandas DataFrame, a SQL query or a table name, got {type(entity_df).__name__}"

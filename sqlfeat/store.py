@@ -181,13 +181,13 @@ class FeatureStore:
     ) -> str:
         """The PIT SQL for a spine table or query, for any dialect; connects to nothing."""
         from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
-        from sqlfeat.retrieval import _QUERY_START
+        from sqlfeat.retrieval import is_query
         from sqlfeat.warehouses import get_dialect
 
         registry = self._applied()
         plan = plan_retrieval(features, registry.feature_views(), registry.entities(), full_feature_names)
         target = get_dialect(dialect or self.config.offline_type)
-        relation = Spine(spine, timestamp_column, is_query=bool(_QUERY_START.match(spine)))
+        relation = Spine(spine, timestamp_column, is_query=is_query(spine))
         return target.render(compile_point_in_time(plan, relation, target, self.repo_path, strategy))
 
     def compile_latest_values(
