@@ -35,7 +35,7 @@ user_clicks_30d = FeatureView(
 
 | | DuckDB | PostgreSQL | BigQuery | Snowflake |
 | --- | --- | --- | --- | --- |
-| strategy | ASOF JOIN from 250k spine rows, window form below | window form | window form | window form |
+| strategy | ASOF JOIN from 400k spine rows, window form below | window form | window form | window form |
 | instant type (all comparisons) | `TIMESTAMPTZ_NS` (nanoseconds) | `TIMESTAMPTZ` (microseconds) | `TIMESTAMP` (microseconds) | `TIMESTAMP_TZ` |
 | naive timestamp columns | `TIMESTAMP`, read as UTC (session `TimeZone = 'UTC'`) | `timestamp`, read as UTC (session `TIME ZONE 'UTC'`) | `DATETIME`, read as UTC (BigQuery's default) | `TIMESTAMP_NTZ`, read as UTC (session `TIMEZONE = 'UTC'`) |
 | QUALIFY | yes | rewritten by sqlglot to a subquery | yes (with `WHERE TRUE`, which older BigQuery required) | yes |

@@ -21,8 +21,9 @@ class DuckDBDialect(Dialect):
     NAME = "duckdb"
     SQLGLOT_DIALECT = "duckdb"
     SUPPORTS_ASOF_JOIN = True
-    # Measured in benchmarks/pit.py: the window form wins below about this many spine rows.
-    ASOF_MIN_SPINE_ROWS = 250_000
+    # Measured in benchmarks/pit.py (docs/benchmarks.md): the window form wins below about this
+    # many spine rows (ASOF pays a fixed cost per call: sorting and deduplicating every source).
+    ASOF_MIN_SPINE_ROWS = 400_000
     SOURCE_KINDS = frozenset({"file", "duckdb"})
     # Nanoseconds: parquet written by pandas keeps them, and a cast to microseconds would round an
     # event 400 ns after a spine time onto it (a sub-microsecond leak).
