@@ -82,9 +82,18 @@ def run(args: list[str], cwd: Path) -> str:
     return result.output
 
 
-def test_seed_snippets_run_with_only_the_import_changed(tmp_path):
+@pytest.mark.parametrize("online_store", ["sqlite", "redis"])
+def test_seed_snippets_run_with_only_the_import_changed(tmp_path, online_store, request):
     run(["init", str(tmp_path / "my_store")], tmp_path)
     repo = tmp_path / "my_store" / "feature_repo"
+    if online_store == "redis":
+        url = request.getfixturevalue("redis_url")
+        project = f"seed_{tmp_path.name[-12:].replace('-', '_')}"
+        config = (repo / "feature_store.yaml").read_text().replace("project: my_store", f"project: {project}")
+        config = config.replace("type: sqlite\n  path: data/online_store.db", f"type: redis\n  connection_string: {url}")
+        assert f"type: redis\n  connection_string: {url}" in config
+        (repo / "feature_store.yaml").write_text(config)
+        request.addfinalizer(lambda: _drop_redis_keys(url, project))
     for extra in ("user_features.py", "user_profile.py"):
         (repo / extra).unlink()
     (repo / "user_features.py").write_text(SEED_DEFINITIONS)
@@ -109,6 +118,15 @@ def test_seed_snippets_run_with_only_the_import_changed(tmp_path):
     # The sample data ends on 2024-02-01, so today every value is past the 30-day TTL: read as null.
     assert printed.strip() == "[[None, None]]"
     assert "0 mismatched" in run(["consistency"], repo)
+
+
+def _drop_redis_keys(url: str, project: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{project}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
