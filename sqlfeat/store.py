@@ -30,6 +30,9 @@ class FeatureStore:
         self.repo_path: Path = self.config.repo_path
         self._registry: Registry | None = None
         self._offline: OfflineStore | None = None
+        self._online: OnlineStore | None = None
+        # Resolved get_online_features requests, per (features, full names): (registry, plan).
+        self._serving_plans: dict[tuple, tuple[Registry, Any]] = {}
 
     # -- registry -----------------------------------------------------------------------------
     @property
@@ -227,7 +230,7 @@ class FeatureStore:
     @property
     def online_store(self) -> OnlineStore:
         """The ``online_store`` of feature_store.yaml (sqlite by default), connected lazily."""
-        online = self.__dict__.get("_online")
+        online = self._online
         if online is None:
             from sqlfeat.online import connect_online_store
 
@@ -235,7 +238,7 @@ class FeatureStore:
         return online
 
     def close_online(self) -> None:
-        online = self.__dict__.pop("_online", None)
+        online, self._online = self._online, None
         if online is not None:
             online.close()
 
@@ -266,7 +269,7 @@ class FeatureStore:
 
         # A plan is only cached once the registry was read successfully: skip the file check then.
         registry = self._registry if self._registry is not None else self._applied()
-        plans = self.__dict__.setdefault("_serving_plans", {})
+        plans = self._serving_plans
         key = ((features,) if isinstance(features, str) else tuple(features), full_feature_names)
         cached = plans.get(key)
         if cached is None or cached[0] is not registry:

@@ -59,10 +59,15 @@ class Dialect:
     def instant_type(self) -> exp.DataType:
         return exp.DataType.build(self.INSTANT_TYPE, dialect=self.SQLGLOT_DIALECT, udt=True)
 
+    @staticmethod
+    def interval_parts(delta: timedelta) -> tuple[int, str]:
+        """``delta`` as (amount, unit): whole seconds when exact, else microseconds."""
+        micros = delta // timedelta(microseconds=1)
+        return (micros // 1_000_000, "SECOND") if micros % 1_000_000 == 0 else (micros, "MICROSECOND")
+
     def subtract(self, value: exp.Expression, delta: timedelta) -> exp.Expression:
         """``value - delta`` on an instant, exact to the microsecond."""
-        micros = delta // timedelta(microseconds=1)
-        amount, unit = (micros // 1_000_000, "SECOND") if micros % 1_000_000 == 0 else (micros, "MICROSECOND")
+        amount, unit = self.interval_parts(delta)
         return exp.Sub(this=value, expression=exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.var(unit)))
 
     def instant_literal(self, value: datetime) -> exp.Expression:

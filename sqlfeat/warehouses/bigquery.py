@@ -24,8 +24,7 @@ class BigQueryDialect(Dialect):
     FLOAT_IS_DOUBLE = True
 
     def subtract(self, value: exp.Expression, delta: timedelta) -> exp.Expression:
-        micros = delta // timedelta(microseconds=1)
-        amount, unit = (micros // 1_000_000, "SECOND") if micros % 1_000_000 == 0 else (micros, "MICROSECOND")
+        amount, unit = self.interval_parts(delta)
         return exp.TimestampSub(this=value, expression=exp.Literal.number(amount), unit=exp.var(unit))
 
     def render(self, expression: exp.Expression, pretty: bool = True) -> str:

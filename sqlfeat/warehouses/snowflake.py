@@ -93,9 +93,7 @@ class SnowflakeOfflineStore(OfflineStore):
             pass
 
     def fetch_arrow(self, sql: str) -> pa.Table:
-        cursor = self._execute(sql, "running the query")
-        table = cursor.fetch_arrow_all(force_return_table=True)
-        return table
+        return self._execute(sql, "running the query").fetch_arrow_all(force_return_table=True)
 
     def create_table(self, name: str, sql: str) -> None:
         create = exp.Create(this=self.dialect.table(name), kind="TABLE", replace=True, expression=self.dialect.query(sql))
