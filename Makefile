@@ -25,7 +25,9 @@ demo: install
 	$(BIN)/sqlfeat quickstart
 
 # CI=true makes a test whose server cannot start fail instead of skip.
+# lint-imports checks the package's layers ([tool.importlinter] in pyproject.toml).
 test: install-test
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 bench: install-test

@@ -142,9 +142,9 @@ def materialize(store, source_rows: int, reps: int) -> dict[str, Any]:
     fresh = []
     for _ in range(reps):
         teardown(store)
-        seconds, report = C.timed(lambda: store.materialize(START, END, show_progress=False))
+        seconds, report = C.timed(lambda: store.materialize(START, END))
         fresh.append(seconds)
-    rerun, _ = C.timed(lambda: store.materialize(START, END, show_progress=False))
+    rerun, _ = C.timed(lambda: store.materialize(START, END))
     written = report.rows
     best = min(fresh)
     return {
@@ -265,7 +265,7 @@ def dynamodb(workdir: Path, data: Path, entities: int) -> list[list[str]]:
                 dynamo = store.online_store
                 dynamo.requests.clear()
                 dynamo.items.clear()
-                seconds, report = C.timed(lambda s=store: s.materialize(START, END, ["user_clicks"], show_progress=False))
+                seconds, report = C.timed(lambda s=store: s.materialize(START, END, ["user_clicks"]))
                 requests = ", ".join(f"{op} {n:,}" for op, n in sorted(dynamo.requests.items()) if op != "describe_table")
                 sizes = ", ".join(f"{op} {dynamo.items[op] / n:.0f}" for op, n in sorted(dynamo.requests.items()) if dynamo.items[op])
                 rows.append([f"materialize ({mode}, {label})", f"{report.rows:,}", requests, sizes, f"{seconds:.1f}"])

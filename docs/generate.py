@@ -50,7 +50,7 @@ the same Arrow types. A spine given as a table name or a `SELECT` never leaves t
 `job.to_table("name")` writes the training set there too.
 """
 
-WAREHOUSES = {
+SECTIONS = {
     "duckdb": ("DuckDB (embedded default)", """\
 ```yaml
 offline_store:
@@ -187,13 +187,13 @@ def render_aggregations() -> str:
     from test_golden_sql import ENTITIES, REPO, views_for
 
     from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
-    from sqlfeat.warehouses import get_dialect
+    from sqlfeat.warehouses import WAREHOUSES, get_dialect
 
     parts = [AGGREGATIONS_INTRO, "## The SQL, per warehouse\n",
              "Generated for `user_click_stats:clicks_30d`, `dwell_seconds_mean_7d` and `category_last_1d` "
              "over a spine table `entity_df` (`tests/golden/*/aggregates_window.sql` hold the same).\n"]
     features = ["user_click_stats:clicks_30d", "user_click_stats:dwell_seconds_mean_7d", "user_click_stats:category_last_1d"]
-    for name in ("duckdb", "postgres", "bigquery", "snowflake"):
+    for name in WAREHOUSES:
         dialect = get_dialect(name)
         plan = plan_retrieval(features, views_for(name), ENTITIES)
         sql = dialect.render(compile_point_in_time(plan, Spine("entity_df", "event_timestamp"), dialect, REPO, "window"))
@@ -213,7 +213,10 @@ def render() -> str:
                "BigQuerySource": BigQuerySource, "SnowflakeSource": SnowflakeSource}  # fmt: skip
     user = Entity(name="user_id", value_type=ValueType.INT64)
     parts = [INTRO]
-    for name, (title, config, source_class) in WAREHOUSES.items():
+    from sqlfeat.warehouses import WAREHOUSES
+
+    for name in WAREHOUSES:  # every warehouse must have its section here
+        title, config, source_class = SECTIONS[name]
         view = FeatureView(
             name="user_clicks_30d", entities=[user], ttl=timedelta(days=30),
             schema=[Field(name="click_count", dtype=Int64), Field(name="top_category", dtype=String)],

@@ -115,7 +115,7 @@ def build_pages(store: FeatureStore, dialect_names: tuple[str, ...] = ()) -> tup
             page.checks = [r for r in last_run["results"] if r.get("view") == view.name]
             page.freshness = next((r for r in page.checks if r["check"] == "freshness"), None)
         if registry is not None:
-            page.materialization = registry.data.get("materializations", {}).get(view.name)
+            page.materialization = registry.materialization(view.name)
             record = registry.record("feature_views", view.name)
             page.registered = {k: record[k] for k in ("created", "updated", "fingerprint")} if record else None
         if view.name in places:

@@ -1,17 +1,21 @@
-"""Every error sqlfeat raises on purpose.
+"""Every error sqlfeat raises on purpose, and the exit status the CLI gives each.
 
-    SqlfeatError
-    ├── ConfigError              feature_store.yaml missing, unreadable or with a bad key
+    SqlfeatError                 exit 1 unless said otherwise
+    ├── UsageError               exit 2: a call or command line asks for something impossible
+    │   │                        (start after end, an unknown strategy, a naive datetime)
+    │   ├── ConfigError          exit 2: feature_store.yaml missing, unreadable or with a bad key;
+    │   │                        a driver that is not installed
+    │   └── FeatureReferenceError exit 2: "view:feature" names something that is not registered
     ├── DefinitionError          a definition is invalid (duplicate name, unknown entity, bad dtype...)
     │   └── SchemaMismatchError  a source lacks a declared column or has another type
     ├── RegistryError            the registry file is missing or unreadable; apply not run
-    ├── FeatureReferenceError    "view:feature" names something that is not registered
     ├── EntityDataFrameError     the spine (entity_df) is not usable: keys, timestamps, collisions
     │   └── EntityRowError       an online entity row lacks a join key or has a key of the wrong type
-    ├── WarehouseError           the warehouse failed running compiled SQL
-    └── OnlineStoreError         the online store is unreachable or failed a read or a write
+    ├── WarehouseError           the warehouse failed running compiled SQL (``.sql`` holds it)
+    └── OnlineStoreError         the online store is unreachable, or failed a read or a write
 
-Each message names the offending object and says how to fix it.
+Each message names the offending object and says how to fix it. Messages never carry SQL text
+(a ``WarehouseError`` keeps it in ``.sql``) and never a secret.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "RegistryError",
     "SchemaMismatchError",
     "SqlfeatError",
+    "UsageError",
     "WarehouseError",
 ]
 
@@ -33,9 +38,22 @@ __all__ = [
 class SqlfeatError(Exception):
     """Base class of every error sqlfeat raises deliberately."""
 
+    #: The CLI's exit status for this error: 1 a run or check failed, 2 usage or configuration.
+    exit_code = 1
 
-class ConfigError(SqlfeatError):
+
+class UsageError(SqlfeatError):
+    """A call or a command line asks for something that cannot be done as given."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
     """feature_store.yaml is missing, unreadable or has an invalid key."""
+
+
+class FeatureReferenceError(UsageError):
+    """A feature reference names a view or feature that is not registered."""
 
 
 class DefinitionError(SqlfeatError):
@@ -50,20 +68,20 @@ class RegistryError(SqlfeatError):
     """The registry is missing or unreadable."""
 
 
-class FeatureReferenceError(SqlfeatError):
-    """A feature reference names a view or feature that is not registered."""
-
-
 class EntityDataFrameError(SqlfeatError):
     """The entity DataFrame (spine) cannot be used as given."""
 
 
-class WarehouseError(SqlfeatError):
-    """The warehouse failed to run compiled SQL."""
-
-
 class EntityRowError(EntityDataFrameError):
     """An entity row given to ``get_online_features`` lacks a join key or has the wrong key type."""
+
+
+class WarehouseError(SqlfeatError):
+    """The warehouse failed to run compiled SQL; ``sql`` is the statement that failed, if any."""
+
+    def __init__(self, message: str, sql: str | None = None) -> None:
+        super().__init__(message)
+        self.sql = sql
 
 
 class OnlineStoreError(SqlfeatError):

@@ -1,6 +1,7 @@
 """The registry: applied definitions as readable JSON, each with a content fingerprint, plus
-materialization watermarks. ``plan`` diffs a repo against it and says which changes invalidate
-data already materialized online (seed pitfall 4).
+materialization records (watermarks). ``plan`` diffs a repo against it and says which changes
+invalidate data already materialized online (a removed or retyped field must be
+re-materialized). Its raw JSON is private: other modules read and write it through methods.
 """
 
 from __future__ import annotations
@@ -106,7 +107,46 @@ class Registry:
         return self._objects("feature_views")
 
     def record(self, kind: str, name: str) -> dict[str, Any] | None:
-        return self.data[kind].get(name)
+        """The stored record (spec, fingerprint, created, updated) of one object, as a copy."""
+        record = self.data[kind].get(name)
+        return json.loads(json.dumps(record)) if record is not None else None
+
+    def fingerprint_of(self, kind: str, name: str) -> str | None:
+        record = self.data[kind].get(name)
+        return record["fingerprint"] if record else None
+
+    # -- materializations -------------------------------------------------------------------
+    def materialization(self, view: str) -> dict[str, Any] | None:
+        """The last recorded materialization of ``view`` (into whichever online store), a copy."""
+        record = self.data["materializations"].get(view)
+        return dict(record) if record else None
+
+    def materialized_views(self) -> list[str]:
+        return sorted(self.data["materializations"])
+
+    def watermark(self, view: str, store_at: str) -> datetime | None:
+        """How far ``view`` is materialized into the online store described by ``store_at``
+        (``None``: not at all). A watermark recorded for another store does not count."""
+        record = self.data["materializations"].get(view, {})
+        if not record.get("watermark") or record.get("store_at", store_at) != store_at:
+            return None
+        return datetime.fromisoformat(record["watermark"])
+
+    def record_materialization(
+        self, view: str, *, store: str, store_at: str, start: datetime | None, end: datetime, rows: int,
+        seconds: float,
+    ) -> None:  # fmt: skip
+        """Record a successful run of ``view``; its watermark never moves back for the same store."""
+        previous = self.watermark(view, store_at)
+        mark = max(end, previous) if previous else end
+        self.data["materializations"][view] = {
+            "watermark": mark.isoformat(), "last_start": start.isoformat() if start else None,
+            "last_end": end.isoformat(), "rows": rows, "seconds": round(seconds, 3), "store": store,
+            "store_at": store_at, "materialized_at": _now(),
+        }  # fmt: skip
+
+    def forget_materialization(self, view: str) -> None:
+        self.data["materializations"].pop(view, None)
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, contents: RepoContents, partial: bool = False) -> RegistryPlan:

@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlfeat.compiler import RetrievalPlan, Spine, compile_point_in_time
 from sqlfeat.compiler.plan import INTERNAL_COLUMNS, ROW_ID
 from sqlfeat.errors import EntityDataFrameError, WarehouseError
-from sqlfeat.types import TIMESTAMP_TYPES
-from sqlfeat.validation import type_family
-from sqlfeat.warehouses.arrow import arrow_to_sql_type
+from sqlfeat.types import column_family, column_type_of_arrow, is_timestamp_column
 from sqlfeat.warehouses.base import OfflineStore
 
 if TYPE_CHECKING:
@@ -72,7 +70,7 @@ def _check_key_types(plan: RetrievalPlan, spine_types: dict, source_types: dict[
             source_type = columns.get(request.view.source.source_column(key))
             if source_type is None or key not in spine_types:
                 continue
-            if type_family(spine_types[key]) != type_family(source_type):
+            if column_family(spine_types[key]) is not column_family(source_type):
                 raise EntityDataFrameError(
                     f"entity_df column {key!r} is {spine_types[key].sql('duckdb')} but feature view "
                     f"{request.name!r} keys it as {source_type.sql('duckdb')}; cast the column to match"
@@ -242,7 +240,7 @@ def build_job(
         spine_types = {}
         for key in plan.join_keys:
             arrow_type = pa.Array.from_pandas(entity_df[key].head(1000)).type
-            spine_types[key] = arrow_to_sql_type(arrow_type)
+            spine_types[key] = column_type_of_arrow(arrow_type)
         _check_key_types(plan, spine_types, source_types)
         spine = Spine(store.upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df))
         return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy)
@@ -251,7 +249,7 @@ def build_job(
         dialect = store.dialect
         relation = dialect.query(entity_df).subquery() if query else dialect.table(entity_df)
         types = store.describe(relation)
-        timestamp = pick_timestamp_column({c: t.this.name in TIMESTAMP_TYPES for c, t in types.items()})
+        timestamp = pick_timestamp_column({c: is_timestamp_column(t) for c, t in types.items()})
         _check_columns(plan, list(types))
         _check_key_types(plan, types, source_types)
         spine = Spine(entity_df, timestamp, is_query=query)

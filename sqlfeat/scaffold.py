@@ -84,7 +84,7 @@ def run_quickstart(target: Path, spine_rows: int = 5_000) -> QuickstartResult:
         sql = job.sql
         # Serving: the same definitions, materialized into the online store (SQLite), then read back.
         as_of = END.to_pydatetime()
-        report = store.materialize_incremental(as_of, show_progress=False)
+        report = store.materialize_incremental(as_of)
         online = store.get_online_features(QUICKSTART_FEATURES[:2], [{"user_id": 1}, {"user_id": 2}], as_of=as_of)
         consistency = store.check_consistency()
     training_path = repo / "data" / "training.parquet"

@@ -1,4 +1,9 @@
-"""``FeatureStore``: the one façade the CLI, notebooks and pipelines go through (Feast's names)."""
+"""``FeatureStore``: the one façade the CLI, notebooks and pipelines go through (Feast's names).
+
+It owns the repo's configuration, its registry and its lazily connected stores, and turns each
+public call into one call of the module that owns the work: ``compiler`` and ``retrieval`` for
+training sets, ``online`` for materialization, serving and consistency. It prints nothing.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,11 @@ from sqlfeat.registry import Registry, RegistryPlan
 from sqlfeat.repo import RepoConfig, RepoContents, collect, load_config, load_definitions
 
 if TYPE_CHECKING:
-    from sqlfeat.consistency import ConsistencyReport
-    from sqlfeat.materialize import MaterializationReport
     from sqlfeat.online import OnlineStore
+    from sqlfeat.online.consistency import ConsistencyReport
+    from sqlfeat.online.materialize import MaterializationReport, ProgressHook
+    from sqlfeat.online.serving import OnlineResponse
     from sqlfeat.retrieval import RetrievalJob
-    from sqlfeat.serving import OnlineResponse
     from sqlfeat.warehouses.base import Dialect, OfflineStore
 
 
@@ -143,10 +148,9 @@ class FeatureStore:
     @property
     def offline_store(self) -> OfflineStore:
         if self._offline is None:
-            from sqlfeat.warehouses import warehouse_module
+            from sqlfeat.warehouses import connect_warehouse
 
-            module = warehouse_module(self.config.offline_type)
-            self._offline = module.connect(self.config.offline_store, self.repo_path)
+            self._offline = connect_warehouse(self.config.offline_store, self.repo_path)
         return self._offline
 
     def get_historical_features(
@@ -197,22 +201,14 @@ class FeatureStore:
         self, view: str, end: datetime, start: datetime | None = None, dialect: str | None = None
     ) -> str:
         """The SQL materialization runs for ``view``: each entity's newest row in [start, end]."""
+        from sqlfeat.compiler import plan_view
         from sqlfeat.compiler.latest import compile_latest_values
         from sqlfeat.warehouses import get_dialect
 
-        request = self._view_request(view)
+        registry = self._applied()
+        request = plan_view(view, registry.feature_views(), registry.entities())
         target = get_dialect(dialect or self.config.offline_type)
         return target.render(compile_latest_values(request, target, self.repo_path, end, start))
-
-    def _view_request(self, view: str):
-        """Every feature of ``view`` as a plan entry (keys, dtypes, output names)."""
-        from sqlfeat.compiler import plan_retrieval
-
-        registry = self._applied()
-        feature_view = self.get_feature_view(view)
-        keys = {k for name in feature_view.entities for k in registry.entities()[name].join_keys}
-        refs = [f"{view}:{f.name}" for f in feature_view.features if f.name not in keys]
-        return plan_retrieval(refs, registry.feature_views(), registry.entities()).views[0]
 
     def close(self) -> None:
         if self._offline is not None:
@@ -226,7 +222,7 @@ class FeatureStore:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    # -- online: materialization (sqlfeat/materialize.py), serving (sqlfeat/serving.py) -------
+    # -- online: materialization, serving, consistency (sqlfeat/online/) -----------------------
     @property
     def online_store(self) -> OnlineStore:
         """The ``online_store`` of feature_store.yaml (sqlite by default), connected lazily."""
@@ -244,20 +240,23 @@ class FeatureStore:
 
     def materialize(
         self, start_date: datetime, end_date: datetime, feature_views: Sequence[str] | None = None,
-        show_progress: bool = True,
+        on_progress: ProgressHook | None = None,
     ) -> MaterializationReport:  # fmt: skip
-        """Write each entity's newest row with event time in [start_date, end_date] online."""
-        from sqlfeat.materialize import materialize
+        """Write each entity's newest row with event time in [start_date, end_date] online.
 
-        return materialize(self, start_date, end_date, feature_views, show_progress=show_progress)
+        ``on_progress(report, run)`` is called as the run advances (the CLI draws its bar from it).
+        """
+        from sqlfeat.online.materialize import materialize
+
+        return materialize(self, start_date, end_date, feature_views, on_progress=on_progress)
 
     def materialize_incremental(
-        self, end_date: datetime, feature_views: Sequence[str] | None = None, show_progress: bool = True
+        self, end_date: datetime, feature_views: Sequence[str] | None = None, on_progress: ProgressHook | None = None
     ) -> MaterializationReport:
         """Continue each view from its watermark up to end_date; a new view gets its full history."""
-        from sqlfeat.materialize import materialize_incremental
+        from sqlfeat.online.materialize import materialize_incremental
 
-        return materialize_incremental(self, end_date, feature_views, show_progress=show_progress)
+        return materialize_incremental(self, end_date, feature_views, on_progress=on_progress)
 
     def get_online_features(
         self, features: Sequence[str], entity_rows: Any, full_feature_names: bool = False,
@@ -265,7 +264,7 @@ class FeatureStore:
     ) -> OnlineResponse:  # fmt: skip
         """Latest values for ``entity_rows`` (``[{"user_id": 42}, ...]``): one read per view; a
         value older than its view's TTL at ``as_of`` (default: now) reads as null."""
-        from sqlfeat import serving
+        from sqlfeat.online import serving
 
         # A plan is only cached once the registry was read successfully: skip the file check then.
         registry = self._registry if self._registry is not None else self._applied()
@@ -275,13 +274,14 @@ class FeatureStore:
         if cached is None or cached[0] is not registry:
             if len(plans) > 256:
                 plans.clear()
-            cached = plans[key] = (registry, serving.build_plan(self, key[0], full_feature_names))
-        return serving.get_online_features(self, cached[1], entity_rows, as_of)
+            plan = serving.build_plan(self.project, registry.feature_views(), registry.entities(), key[0], full_feature_names)
+            cached = plans[key] = (registry, plan)
+        return serving.get_online_features(self.online_store, cached[1], entity_rows, as_of)
 
     def check_consistency(
         self, feature_views: Sequence[str] | None = None, sample: int | None = None, seed: int = 0
     ) -> ConsistencyReport:
         """Compare online values with get_historical_features at each view's watermark."""
-        from sqlfeat.consistency import check_consistency
+        from sqlfeat.online.consistency import check_consistency
 
         return check_consistency(self, feature_views, sample, seed)

@@ -1,14 +1,25 @@
-"""Feature dtypes (Feast's names) and how each maps to SQL, Arrow and warehouse column types.
+"""Every fact sqlfeat knows about types, in two tables.
 
-``Field(name="clicks", dtype=Int64)`` or ``dtype="int64"``: both name the same :class:`FeatureType`.
-pyarrow and sqlglot are imported inside the methods that need them so ``import sqlfeat`` stays fast.
+- ``FeatureType`` (Feast's names: ``Int64``, ``String``, ``Array(Float32)``...): per dtype its
+  family, its SQL type (any dialect, through sqlglot), its Arrow type, the Python values an online
+  join key of that dtype accepts, and which warehouse column types it reads without loss.
+- ``COLUMN_TYPES``: per warehouse column type (sqlglot's ``DataType.Type`` names) its family, the
+  Arrow type a result column of it is fetched as, and whether it is a naive timestamp.
+
+Other modules ask these tables (``dtype.family is Family.FLOAT``, ``column_family(t)``); nothing
+compares dtype names as strings. pyarrow and sqlglot are imported inside the functions that need
+them so ``import sqlfeat`` stays fast.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Union
+
+from sqlfeat.errors import DefinitionError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -18,6 +29,8 @@ __all__ = [
     "Array",
     "Bool",
     "Bytes",
+    "COLUMN_TYPES",
+    "Family",
     "FeatureType",
     "Float32",
     "Float64",
@@ -26,18 +39,148 @@ __all__ = [
     "String",
     "UnixTimestamp",
     "ValueType",
+    "arrow_type_of_column",
+    "column_family",
+    "column_type_of_arrow",
     "dtype_from_name",
+    "dtype_of_column",
+    "is_naive_timestamp",
+    "is_timestamp_column",
 ]
 
 
+class Family(enum.Enum):
+    """What kind of value a type holds; dtypes of one family convert into each other."""
+
+    INTEGER = "integer"
+    FLOAT = "float"
+    STRING = "string"
+    BYTES = "bytes"
+    BOOL = "bool"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+    ARRAY = "array"
+    OTHER = "other"
+
+
+def _pa():
+    import pyarrow
+
+    return pyarrow
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A warehouse column type: its family, the Arrow type it is fetched as, naive or not."""
+
+    family: Family
+    arrow: Callable[[], pa.DataType]
+    naive: bool = False
+
+
+_US_UTC = lambda: _pa().timestamp("us", tz="UTC")  # noqa: E731
+_US_NAIVE = lambda: _pa().timestamp("us")  # noqa: E731
+
+# Keyed by sqlglot's exp.DataType.Type names (what every warehouse's described columns are parsed into).
+COLUMN_TYPES: dict[str, ColumnType] = {
+    "TINYINT": ColumnType(Family.INTEGER, lambda: _pa().int8()),
+    "UTINYINT": ColumnType(Family.INTEGER, lambda: _pa().int16()),
+    "SMALLINT": ColumnType(Family.INTEGER, lambda: _pa().int16()),
+    "USMALLINT": ColumnType(Family.INTEGER, lambda: _pa().int32()),
+    "INT": ColumnType(Family.INTEGER, lambda: _pa().int32()),
+    "UINT": ColumnType(Family.INTEGER, lambda: _pa().int64()),
+    "BIGINT": ColumnType(Family.INTEGER, lambda: _pa().int64()),
+    "UBIGINT": ColumnType(Family.INTEGER, lambda: _pa().uint64()),
+    "INT128": ColumnType(Family.INTEGER, lambda: _pa().float64()),
+    "FLOAT": ColumnType(Family.FLOAT, lambda: _pa().float32()),
+    "DOUBLE": ColumnType(Family.FLOAT, lambda: _pa().float64()),
+    "DECIMAL": ColumnType(Family.FLOAT, lambda: _pa().float64()),
+    "TEXT": ColumnType(Family.STRING, lambda: _pa().string()),
+    "VARCHAR": ColumnType(Family.STRING, lambda: _pa().string()),
+    "CHAR": ColumnType(Family.STRING, lambda: _pa().string()),
+    "NVARCHAR": ColumnType(Family.STRING, lambda: _pa().string()),
+    "NCHAR": ColumnType(Family.STRING, lambda: _pa().string()),
+    "VARBINARY": ColumnType(Family.BYTES, lambda: _pa().binary()),
+    "BINARY": ColumnType(Family.BYTES, lambda: _pa().binary()),
+    "BLOB": ColumnType(Family.BYTES, lambda: _pa().binary()),
+    "BOOLEAN": ColumnType(Family.BOOL, lambda: _pa().bool_()),
+    "DATE": ColumnType(Family.DATE, lambda: _pa().date32()),
+    "TIMESTAMPTZ": ColumnType(Family.TIMESTAMP, _US_UTC),
+    "TIMESTAMPLTZ": ColumnType(Family.TIMESTAMP, _US_UTC),
+    "TIMESTAMP": ColumnType(Family.TIMESTAMP, _US_NAIVE, naive=True),
+    "TIMESTAMPNTZ": ColumnType(Family.TIMESTAMP, _US_NAIVE, naive=True),
+    "TIMESTAMP_S": ColumnType(Family.TIMESTAMP, _US_NAIVE, naive=True),
+    "TIMESTAMP_MS": ColumnType(Family.TIMESTAMP, _US_NAIVE, naive=True),
+    "TIMESTAMP_NS": ColumnType(Family.TIMESTAMP, _US_NAIVE, naive=True),
+    "DATETIME": ColumnType(Family.TIMESTAMP, _US_NAIVE, naive=True),
+}
+_UNKNOWN_COLUMN = ColumnType(Family.OTHER, lambda: _pa().string())
+
+
+def _column(data_type: exp.DataType) -> ColumnType:
+    return COLUMN_TYPES.get(data_type.this.name, _UNKNOWN_COLUMN)
+
+
+def column_family(data_type: exp.DataType) -> Family:
+    """The family of a warehouse column type (``Family.ARRAY`` for any array)."""
+    if data_type.this.name == "ARRAY":
+        return Family.ARRAY
+    return _column(data_type).family
+
+
+def is_timestamp_column(data_type: exp.DataType) -> bool:
+    return column_family(data_type) is Family.TIMESTAMP
+
+
+def is_naive_timestamp(data_type: exp.DataType) -> bool:
+    """A timestamp column stored without a time zone (sqlfeat reads it as UTC)."""
+    return is_timestamp_column(data_type) and _column(data_type).naive
+
+
+def arrow_type_of_column(data_type: exp.DataType) -> pa.DataType:
+    """The Arrow type a result column of ``data_type`` is fetched as."""
+    if data_type.this.name == "ARRAY" and data_type.expressions:
+        return _pa().list_(arrow_type_of_column(data_type.expressions[0]))
+    return _column(data_type).arrow()
+
+
+def column_type_of_arrow(arrow_type: pa.DataType) -> exp.DataType:
+    """The SQL column type an uploaded Arrow column becomes (canonical sqlglot spelling)."""
+    from sqlglot import exp
+
+    pa = _pa()
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        inner = column_type_of_arrow(arrow_type.value_type)
+        return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[inner], nested=True)
+    if pa.types.is_timestamp(arrow_type):
+        return exp.DataType.build("TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP")
+    checks = [
+        (pa.types.is_boolean, "BOOLEAN"), (pa.types.is_int8, "SMALLINT"), (pa.types.is_int16, "SMALLINT"),
+        (pa.types.is_int32, "INT"), (pa.types.is_integer, "BIGINT"), (pa.types.is_float32, "FLOAT"),
+        (pa.types.is_floating, "DOUBLE"), (pa.types.is_decimal, "DOUBLE"), (pa.types.is_string, "VARCHAR"),
+        (pa.types.is_large_string, "VARCHAR"), (pa.types.is_binary, "VARBINARY"),
+        (pa.types.is_large_binary, "VARBINARY"), (pa.types.is_date, "DATE"),
+    ]  # fmt: skip
+    for check, name in checks:
+        if check(arrow_type):
+            return exp.DataType.build(name)
+    return exp.DataType.build("UNKNOWN")
+
+
+# -- feature dtypes ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FeatureType:
-    """A feature's type: ``name`` is Feast's spelling, ``sql`` the canonical SQL type (DuckDB)."""
+    """A feature's type. ``name`` is Feast's spelling, ``sql`` the canonical SQL type (sqlglot's
+    DuckDB spelling, rendered for any dialect by :meth:`sql_for`)."""
 
     name: str
+    family: Family
     sql: str
-    # Warehouse column types (sqlglot DataType.Type names) this dtype accepts without loss.
-    accepts: tuple[str, ...]
+    arrow: Callable[[], pa.DataType] = field(compare=False, repr=False)
+    # Warehouse column types (COLUMN_TYPES keys) this dtype reads without loss.
+    reads: frozenset[str] = frozenset()
+    # Python values an online join key of this dtype accepts; empty: it cannot be a join key.
+    key_types: tuple[type, ...] = ()
     element: FeatureType | None = None
 
     def __repr__(self) -> str:
@@ -48,72 +191,76 @@ class FeatureType:
 
         return exp.DataType.build(self.sql, dialect="duckdb")
 
-    def to_arrow(self) -> pa.DataType:
-        import pyarrow as pa
+    def sql_for(self, dialect: str) -> str:
+        """The SQL type in ``dialect``'s spelling (``FLOAT64`` on BigQuery...)."""
+        return self.sql_type().sql(dialect=dialect)
 
-        if self.element is not None:
-            return pa.list_(self.element.to_arrow())
-        return _arrow_factories()[self.name]()
+    def to_arrow(self) -> pa.DataType:
+        return self.arrow()
 
     def accepts_column(self, column_type: exp.DataType, float_is_double: bool = False) -> bool:
         """True if a source column of ``column_type`` can be read as this dtype without loss.
 
         ``float_is_double``: the warehouse has only 64-bit floats (BigQuery, Snowflake), so a
-        Float32 feature reads its DOUBLE columns.
+        float feature of any width reads its DOUBLE columns.
         """
         if self.element is not None:
             inner = column_type.expressions
             return (
-                column_type.this.name == "ARRAY" and bool(inner)
+                column_family(column_type) is Family.ARRAY and bool(inner)
                 and self.element.accepts_column(inner[0], float_is_double)
             )
-        if float_is_double and self.name == "Float32" and column_type.this.name == "DOUBLE":
+        if float_is_double and self.family is Family.FLOAT and column_type.this.name == "DOUBLE":
             return True
-        return column_type.this.name in self.accepts
+        return column_type.this.name in self.reads
 
 
-Int32 = FeatureType("Int32", "INT", ("TINYINT", "SMALLINT", "INT", "UTINYINT", "USMALLINT"))
+def _reads(*names: str) -> frozenset[str]:
+    unknown = set(names) - COLUMN_TYPES.keys()
+    assert not unknown, f"not in COLUMN_TYPES: {unknown}"  # a typo fails at import, not silently
+    return frozenset(names)
+
+
+_SMALL_INTS = ("TINYINT", "SMALLINT", "INT", "UTINYINT", "USMALLINT")
+Int32 = FeatureType("Int32", Family.INTEGER, "INT", lambda: _pa().int32(), _reads(*_SMALL_INTS), (int,))
 Int64 = FeatureType(
-    "Int64", "BIGINT", ("TINYINT", "SMALLINT", "INT", "BIGINT", "UTINYINT", "USMALLINT", "UINT")
+    "Int64", Family.INTEGER, "BIGINT", lambda: _pa().int64(), _reads(*_SMALL_INTS, "BIGINT", "UINT"), (int,)
 )
-Float32 = FeatureType("Float32", "FLOAT", ("FLOAT",))
-Float64 = FeatureType("Float64", "DOUBLE", ("FLOAT", "DOUBLE", "DECIMAL"))
-String = FeatureType("String", "VARCHAR", ("TEXT", "VARCHAR", "CHAR", "NVARCHAR", "NCHAR"))
-Bool = FeatureType("Bool", "BOOLEAN", ("BOOLEAN",))
-Bytes = FeatureType("Bytes", "BLOB", ("VARBINARY", "BINARY", "BLOB"))
+Float32 = FeatureType("Float32", Family.FLOAT, "FLOAT", lambda: _pa().float32(), _reads("FLOAT"))
+Float64 = FeatureType("Float64", Family.FLOAT, "DOUBLE", lambda: _pa().float64(), _reads("FLOAT", "DOUBLE", "DECIMAL"))
+String = FeatureType(
+    "String", Family.STRING, "VARCHAR", lambda: _pa().string(), _reads("TEXT", "VARCHAR", "CHAR", "NVARCHAR", "NCHAR"),
+    (str,),
+)
+Bool = FeatureType("Bool", Family.BOOL, "BOOLEAN", lambda: _pa().bool_(), _reads("BOOLEAN"))
+Bytes = FeatureType("Bytes", Family.BYTES, "BLOB", lambda: _pa().binary(), _reads("VARBINARY", "BINARY", "BLOB"), (bytes,))
 UnixTimestamp = FeatureType(
-    "UnixTimestamp",
-    "TIMESTAMPTZ",
-    ("TIMESTAMP", "TIMESTAMPNTZ", "TIMESTAMPTZ", "TIMESTAMPLTZ", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"),
-)
+    "UnixTimestamp", Family.TIMESTAMP, "TIMESTAMPTZ", _US_UTC,
+    _reads(*(name for name, column in COLUMN_TYPES.items() if column.family is Family.TIMESTAMP)), (datetime,),
+)  # fmt: skip
 
-TIMESTAMP_TYPES = frozenset(UnixTimestamp.accepts)
+PRIMITIVES: tuple[FeatureType, ...] = (Int32, Int64, Float32, Float64, String, Bool, Bytes, UnixTimestamp)
+# The Python values a join key accepts when its entity declares no value type.
+UNDECLARED_KEY_TYPES: tuple[type, ...] = (int, str, bytes)
 
 
 def Array(element: FeatureType) -> FeatureType:  # noqa: N802 - Feast's spelling
     """A list of ``element`` values, e.g. ``Array(Int64)``."""
     if element.element is not None:
-        raise TypeError("sqlfeat arrays cannot nest: Array(Array(...)) is not supported")
-    return FeatureType(f"Array({element.name})", f"{element.sql}[]", ("ARRAY",), element)
+        raise DefinitionError("sqlfeat arrays cannot nest: Array(Array(...)) is not supported")
+    return FeatureType(
+        f"Array({element.name})", Family.ARRAY, f"{element.sql}[]", lambda: _pa().list_(element.to_arrow()),
+        frozenset(), (), element,
+    )  # fmt: skip
 
 
-_PRIMITIVES = {t.name: t for t in (Int32, Int64, Float32, Float64, String, Bool, Bytes, UnixTimestamp)}
+_BY_NAME = {t.name: t for t in PRIMITIVES}
 _ALIASES = {
     "int": Int64, "int32": Int32, "int64": Int64, "long": Int64, "integer": Int64,
     "float": Float32, "float32": Float32, "float64": Float64, "double": Float64,
     "string": String, "str": String, "bool": Bool, "boolean": Bool, "bytes": Bytes,
     "unix_timestamp": UnixTimestamp, "timestamp": UnixTimestamp, "datetime": UnixTimestamp,
 }  # fmt: skip
-
-
-def _arrow_factories() -> dict:
-    import pyarrow as pa
-
-    return {
-        "Int32": pa.int32, "Int64": pa.int64, "Float32": pa.float32, "Float64": pa.float64,
-        "String": pa.string, "Bool": pa.bool_, "Bytes": pa.binary,
-        "UnixTimestamp": lambda: pa.timestamp("us", tz="UTC"),
-    }  # fmt: skip
 
 
 def dtype_from_name(name: Union[str, FeatureType, "ValueType"]) -> FeatureType:
@@ -123,10 +270,10 @@ def dtype_from_name(name: Union[str, FeatureType, "ValueType"]) -> FeatureType:
     if isinstance(name, ValueType):
         return name.to_dtype()
     if not isinstance(name, str):
-        raise TypeError(f"dtype must be a sqlfeat.types type or a type name, got {name!r}")
+        raise DefinitionError(f"dtype must be a sqlfeat.types type or a type name, got {name!r}")
     text = name.strip()
-    if text in _PRIMITIVES:
-        return _PRIMITIVES[text]
+    if text in _BY_NAME:
+        return _BY_NAME[text]
     lowered = text.lower()
     if lowered.startswith("array(") and lowered.endswith(")"):
         return Array(dtype_from_name(text[6:-1]))
@@ -134,16 +281,16 @@ def dtype_from_name(name: Union[str, FeatureType, "ValueType"]) -> FeatureType:
         return Array(dtype_from_name(lowered[: -len("_list")]))
     if lowered in _ALIASES:
         return _ALIASES[lowered]
-    known = ", ".join(sorted(_PRIMITIVES) + sorted(_ALIASES))
-    raise ValueError(f"unknown dtype {name!r}; use one of sqlfeat.types ({known}) or Array(...)")
+    known = ", ".join(sorted(_BY_NAME) + sorted(_ALIASES))
+    raise DefinitionError(f"unknown dtype {name!r}; use one of sqlfeat.types ({known}) or Array(...)")
 
 
 def dtype_of_column(column_type: exp.DataType) -> FeatureType | None:
     """The narrowest feature dtype that reads a warehouse column type without loss, if any."""
-    if column_type.this.name == "ARRAY" and column_type.expressions:
+    if column_family(column_type) is Family.ARRAY and column_type.expressions:
         element = dtype_of_column(column_type.expressions[0])
         return Array(element) if element is not None else None
-    for dtype in (Int32, Int64, Float32, Float64, String, Bool, Bytes, UnixTimestamp):
+    for dtype in PRIMITIVES:
         if dtype.accepts_column(column_type):
             return dtype
     return None
@@ -164,8 +311,11 @@ class ValueType(enum.Enum):
 
     def to_dtype(self) -> FeatureType:
         if self is ValueType.UNKNOWN:
-            raise ValueError("ValueType.UNKNOWN has no dtype")
-        return {
-            "BYTES": Bytes, "STRING": String, "INT32": Int32, "INT64": Int64, "DOUBLE": Float64,
-            "FLOAT": Float32, "BOOL": Bool, "UNIX_TIMESTAMP": UnixTimestamp,
-        }[self.name]  # fmt: skip
+            raise DefinitionError("ValueType.UNKNOWN has no dtype")
+        return _VALUE_TYPES[self]
+
+
+_VALUE_TYPES = {
+    ValueType.BYTES: Bytes, ValueType.STRING: String, ValueType.INT32: Int32, ValueType.INT64: Int64,
+    ValueType.DOUBLE: Float64, ValueType.FLOAT: Float32, ValueType.BOOL: Bool, ValueType.UNIX_TIMESTAMP: UnixTimestamp,
+}  # fmt: skip

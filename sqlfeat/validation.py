@@ -13,23 +13,8 @@ from sqlglot import exp
 
 from sqlfeat.definitions import Entity, FeatureView
 from sqlfeat.errors import DefinitionError, SchemaMismatchError, SqlfeatError
-from sqlfeat.types import TIMESTAMP_TYPES, FeatureType
+from sqlfeat.types import Family, FeatureType, column_family, is_timestamp_column
 from sqlfeat.warehouses.base import OfflineStore
-
-_FAMILIES = {
-    "integer": {"TINYINT", "SMALLINT", "INT", "BIGINT", "UTINYINT", "USMALLINT", "UINT", "UBIGINT", "INT128"},
-    "float": {"FLOAT", "DOUBLE", "DECIMAL"},
-    "string": {"TEXT", "VARCHAR", "CHAR", "NVARCHAR", "NCHAR"},
-    "timestamp": set(TIMESTAMP_TYPES),
-}
-
-
-def type_family(data_type: exp.DataType) -> str:
-    name = data_type.this.name
-    for family, members in _FAMILIES.items():
-        if name in members:
-            return family
-    return name.lower()
 
 
 def check_names(objects: Iterable, kind: str) -> None:
@@ -63,8 +48,8 @@ def describe_source(
             cache[source.name] = store.describe(relation)
         except SqlfeatError as err:
             raise SchemaMismatchError(
-                f"feature view {view.name!r}: source {source.name!r} cannot be read: {err}".split("\n-- SQL")[0]
-            ) from None
+                f"feature view {view.name!r}: source {source.name!r} cannot be read: {err}"
+            ) from err
     return cache[source.name]
 
 
@@ -88,7 +73,7 @@ def check_view_source(
         return columns[name]
 
     for role, name in (("timestamp_field", source.timestamp_field), ("created_timestamp_column", source.created_timestamp_column)):
-        if name and column(name, role).this.name not in TIMESTAMP_TYPES:
+        if name and not is_timestamp_column(column(name, role)):
             raise SchemaMismatchError(
                 f"{where}: {role} {name!r} has type {columns[name].sql('duckdb')}, not a timestamp; "
                 "convert it to a timestamp column"
@@ -99,7 +84,7 @@ def check_view_source(
         for key in entity.join_keys:
             source_type = column(source.source_column(key), f"join key of entity {entity_name!r}")
             expected = declared.get(key) or entity.key_dtype
-            if expected is not None and type_family(source_type) != type_family(expected.sql_type()):
+            if expected is not None and column_family(source_type) is not expected.family:
                 raise SchemaMismatchError(
                     f"{where}: join key {key!r} is {source_type.sql('duckdb')} in the source but "
                     f"entity {entity_name!r} declares {expected.name}"
@@ -122,19 +107,19 @@ def check_view_source(
             )
 
 
-_NUMERIC = {"integer", "float"}
-_ORDERED = _NUMERIC | {"string", "timestamp"}
+_NUMERIC = frozenset({Family.INTEGER, Family.FLOAT})
+_ORDERED = _NUMERIC | {Family.STRING, Family.TIMESTAMP}
 
 
 def _check_aggregation(view: FeatureView, aggregation, column_type: exp.DataType, where: str) -> None:
-    family = type_family(column_type)
+    family = column_family(column_type)
     needs = {"sum": _NUMERIC, "mean": _NUMERIC, "stddev": _NUMERIC, "min": _ORDERED, "max": _ORDERED}
     allowed = needs.get(aggregation.function)
     if allowed is not None and family not in allowed:
         raise SchemaMismatchError(
             f"{where}: aggregation {aggregation.name!r} takes {aggregation.function} of column "
             f"{aggregation.column!r}, which is {column_type.sql('duckdb')}; {aggregation.function} needs a "
-            f"{' or '.join(sorted(allowed))} column"
+            f"{' or '.join(sorted(f.value for f in allowed))} column"
         )
 
 

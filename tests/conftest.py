@@ -31,6 +31,17 @@ def write_repo(root: Path, sources: dict[str, pd.DataFrame] | None = None, proje
     return root
 
 
+def record_materialization(store, view: str, watermark: str) -> None:
+    """Make the registry say ``view`` was materialized up to ``watermark`` into the store's online store."""
+    from datetime import datetime
+
+    store.registry.record_materialization(
+        view, store="sqlite", store_at=store.online_store.describe(), start=None,
+        end=datetime.fromisoformat(watermark), rows=0, seconds=0.0,
+    )  # fmt: skip
+    store.registry.save()
+
+
 @pytest.fixture
 def make_repo(tmp_path):
     def factory(sources=None, **kwargs) -> Path:

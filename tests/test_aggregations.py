@@ -173,7 +173,7 @@ def test_online_aggregates_equal_offline_at_materialization_time(make_repo):
                                           created_timestamp_column="created"))
     store.apply([user, stats])
     at = datetime(2024, 3, 20, 12, tzinfo=timezone.utc)
-    store.materialize_incremental(at, show_progress=False)
+    store.materialize_incremental(at)
     users = list(range(1, 10))  # 8 and 9 have no events: counts 0, the rest null
     features = [f"user_click_stats:{a.name}" for a in AGGREGATIONS]
     online = store.get_online_features(features, [{"user_id": u} for u in users], as_of=at).to_dict()

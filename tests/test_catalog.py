@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 
 import pytest
+
+from conftest import record_materialization
 from click.testing import CliRunner
 
 from sqlfeat import FeatureStore
@@ -70,8 +72,7 @@ def site(make_repo, clicks_frame) -> Path:
     with FeatureStore(repo_path=root) as store:
         run_checks(store, CheckOptions(now=datetime(2024, 1, 11, tzinfo=timezone.utc)))
         store.apply()
-        store.registry.data["materializations"]["user_clicks"] = {"watermark": "2024-01-10T00:00:00+00:00"}
-        store.registry.save()
+        record_materialization(store, "user_clicks", "2024-01-10T00:00:00+00:00")
         return generate_catalog(store).parent
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import record_materialization
 from click.testing import CliRunner
 
 from sqlfeat import FeatureStore
@@ -264,8 +265,7 @@ clicks_window = FeatureView(
 def _apply_and_materialize(root: Path) -> None:
     with FeatureStore(repo_path=root) as store:
         store.apply()
-        store.registry.data["materializations"]["user_clicks"] = {"watermark": "2024-01-10T00:00:00+00:00"}
-        store.registry.save()
+        record_materialization(store, "user_clicks", "2024-01-10T00:00:00+00:00")
 
 
 def test_removing_a_field_of_a_materialized_view_fails_plan(repo):
@@ -293,8 +293,7 @@ def test_retyping_a_field_fails_plan_only_when_the_view_has_online_data(repo):
     (change,) = [r for r in run.results if r.check == "plan"]
     assert "retypes field avg_dwell_seconds: Float32 -> Float64" in change.message
     with FeatureStore(repo_path=root) as store:
-        store.registry.data["materializations"]["user_clicks"] = {"watermark": "2024-01-10T00:00:00+00:00"}
-        store.registry.save()
+        record_materialization(store, "user_clicks", "2024-01-10T00:00:00+00:00")
     failure = only_failure(check(root), "plan")
     assert failure.column == "avg_dwell_seconds"
 

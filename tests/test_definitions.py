@@ -12,7 +12,7 @@ def test_field_accepts_type_objects_and_names():
     assert Feature(name="b", dtype="string").dtype is String
     assert Field(name="c", dtype="Array(Int64)").dtype == Array(Int64)
     assert Field(name="d", dtype=ValueType.FLOAT).dtype is Float32
-    with pytest.raises(ValueError, match="field 'e'.*unknown dtype 'decimalish'"):
+    with pytest.raises(DefinitionError, match="field 'e'.*unknown dtype 'decimalish'"):
         Field(name="e", dtype="decimalish")
 
 

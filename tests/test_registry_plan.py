@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from conftest import record_materialization
+
 from sqlfeat import Entity, FeatureStore, FeatureView, Field, FileSource
 from sqlfeat.types import Float32, Float64, Int64
 
@@ -65,14 +67,14 @@ def test_adding_a_field_is_not_breaking(store):
     ],
 )
 def test_removing_or_retyping_a_field_requires_rematerialization(store, schema, detail):
-    store.registry.data["materializations"]["user_clicks"] = {"watermark": "2024-01-10T00:00:00+00:00"}
+    record_materialization(store, "user_clicks", "2024-01-10T00:00:00+00:00")
     plan = store.registry.plan(_contents(view(schema)), partial=True)
     (change,) = plan.changes
     assert detail in change.details
     assert change.invalidates_online and plan.views_to_rematerialize == ["user_clicks"]
     assert any("materialized up to 2024-01-10" in d for d in change.details)
     store.apply([view(schema)])
-    assert "user_clicks" not in store.registry.data["materializations"], "apply must reset the watermark"
+    assert store.registry.materialization("user_clicks") is None, "apply must reset the watermark"
 
 
 def test_ttl_change_is_reported_but_not_breaking(store):
@@ -87,12 +89,12 @@ def test_offline_only_view_change_does_not_ask_for_rematerialization(store):
 
 
 def test_adding_a_field_to_a_materialized_view_backfills_it(store):
-    store.registry.data["materializations"]["user_clicks"] = {"watermark": "2024-01-10T00:00:00+00:00"}
+    record_materialization(store, "user_clicks", "2024-01-10T00:00:00+00:00")
     plan = store.apply([view([*BASE, Field(name="top_category", dtype="string")])])
     (change,) = plan.changes
     assert change.needs_backfill and not change.invalidates_online
     assert any("backfills the full history" in d for d in change.details)
-    assert "user_clicks" not in store.registry.data["materializations"]
+    assert store.registry.materialization("user_clicks") is None
 
 
 def test_redefining_an_aggregation_requires_rematerialization(make_repo, clicks_frame):

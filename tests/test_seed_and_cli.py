@@ -169,16 +169,32 @@ def test_get_historical_features_command(repo, tmp_path):
     assert "ASOF" in (tmp_path / "train.sql").read_text() or "QUALIFY" in (tmp_path / "train.sql").read_text()
 
 
-def test_errors_are_one_line_with_exit_status_1(repo):
+def test_usage_errors_are_one_line_with_exit_status_2(repo):
     result = CliRunner().invoke(cli, ["--chdir", str(repo), "compile", "-f", "user_clicks_30d:nope"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "Error: feature 'nope' is not in feature view 'user_clicks_30d'" in result.output
     assert "Traceback" not in result.output
+    debug = CliRunner().invoke(cli, ["--debug", "--chdir", str(repo), "compile", "-f", "user_clicks_30d:nope"])
+    assert debug.exit_code == 2 and "Traceback" in debug.output, "--debug shows the traceback"
+
+
+def test_a_failed_run_exits_1_and_keeps_its_sql_for_debug(repo, tmp_path):
+    spine = tmp_path / "spine.parquet"
+    pd.DataFrame({"user_id": [1], "event_timestamp": pd.to_datetime(["2024-01-10"], utc=True)}).to_parquet(spine)
+    (repo / "data" / "user_clicks.parquet").write_bytes(b"not a parquet file")
+    args = ["--chdir", str(repo), "get-historical-features", "--entity-df", str(spine), "-f", "user_clicks_30d:click_count",
+            "--out", str(tmp_path / "out.parquet")]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "-- the SQL that failed" not in result.output
+    assert "rerun with --debug" in result.output
+    debug = CliRunner().invoke(cli, ["--debug", *args])
+    assert debug.exit_code == 1 and "-- the SQL that failed:\nSELECT" in debug.output, "--debug prints the SQL"
 
 
 def test_no_repo_error_says_how_to_make_one(tmp_path):
     result = CliRunner().invoke(cli, ["--chdir", str(tmp_path), "list"])
-    assert result.exit_code == 1 and "sqlfeat init" in result.output
+    assert result.exit_code == 2 and "sqlfeat init" in result.output
 
 
 def test_quickstart_builds_a_training_set(tmp_path):

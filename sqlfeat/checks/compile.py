@@ -1,7 +1,7 @@
 """The compile check: each view's SQL for each chosen dialect, every statement parsed back with
 sqlglot at error level RAISE, written to ``target/compiled/<dialect>/<view>.sql`` for reviewers.
 
-Which dialects: the offline store's own, plus any given with ``--dialect`` (``all`` for the four).
+Which dialects: the offline store's own, plus any given with ``--dialect`` (``all`` for every one).
 A warehouse reads only its own source kinds (DuckDB reads parquet files and DuckDB tables, BigQuery
 BigQuery tables...), so a view compiles for another dialect only if that dialect can read its
 source: an unreadable pair is a warn ("skipped"), never a fail, while a view its own warehouse
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlfeat.checks import ALL_DIALECTS, FAIL, PASS, WARN, CheckResult
+from sqlfeat.checks.results import FAIL, PASS, WARN, CheckResult
 from sqlfeat.errors import ConfigError, SqlfeatError
 
 if TYPE_CHECKING:
@@ -56,16 +56,16 @@ class CompiledView:
 
 def resolve_dialects(offline_type: str, extra: tuple[str, ...] | list[str] = ()) -> list[Dialect]:
     """The offline store's dialect first, then each ``--dialect`` (``all``: the four) once."""
-    from sqlfeat.warehouses import get_dialect
+    from sqlfeat.warehouses import WAREHOUSES, get_dialect
 
     names = [get_dialect(offline_type).NAME]
     for name in extra:
         if name == "all":
-            names.extend(ALL_DIALECTS)
-        elif name in ALL_DIALECTS:
+            names.extend(WAREHOUSES)
+        elif name in WAREHOUSES:
             names.append(name)
         else:
-            raise ConfigError(f"--dialect {name!r} is not a sqlfeat dialect; use one of {', '.join(ALL_DIALECTS)} or all")
+            raise ConfigError(f"--dialect {name!r} is not a sqlfeat dialect; use one of {', '.join(WAREHOUSES)} or all")
     return [get_dialect(name) for name in dict.fromkeys(names)]
 
 

@@ -1,6 +1,6 @@
 """Data checks against the configured warehouse, per view: keys and event times not null, no
 duplicate (keys, event time, created time) rows, no event times in the future, naive (zone-less)
-timestamp columns flagged (seed pitfall 1), and source freshness (``freshness_warn_after`` /
+timestamp columns flagged (a local time read as UTC shifts every window), and source freshness (``freshness_warn_after`` /
 ``freshness_error_after``).
 
 Every query is a sqlglot expression over the source relation the compiler reads (identifiers
@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from sqlfeat.checks import FAIL, PASS, WARN, CheckResult
+from sqlfeat.checks.results import FAIL, PASS, WARN, CheckResult
 from sqlfeat.compiler.sql import aliased, and_, col
 from sqlfeat.errors import SqlfeatError
+from sqlfeat.types import is_naive_timestamp
 
 if TYPE_CHECKING:
     from sqlfeat.checks.definitions import CheckedViews
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 SRC = "src"
 # Event times up to this far ahead of the checking machine's clock are clock skew, not the future.
 CLOCK_SKEW = timedelta(minutes=5)
-NAIVE_TYPES = frozenset({"TIMESTAMP", "TIMESTAMPNTZ", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATETIME"})
 
 
 def check(checked: CheckedViews, store: FeatureStore, now: datetime) -> list[CheckResult]:
@@ -43,7 +43,7 @@ def check(checked: CheckedViews, store: FeatureStore, now: datetime) -> list[Che
             found.append(_duplicates_check(view, keys, store))
         except SqlfeatError as err:
             message = f"feature view {view.name!r}: data checks could not run on source {view.source.name!r}: {err}"
-            found.append(CheckResult("data", FAIL, message.split("\n-- SQL")[0], view=view.name))
+            found.append(CheckResult("data", FAIL, message, view=view.name))
         elapsed = (time.perf_counter() - started) / max(len(found), 1)
         for result in found:
             result.view, result.execution_time = view.name, elapsed
@@ -59,7 +59,7 @@ def timestamp_zones(view: FeatureView, columns: dict[str, exp.DataType]) -> list
         if not column or column not in columns:
             continue
         kind = columns[column].this.name
-        if kind in NAIVE_TYPES:
+        if is_naive_timestamp(columns[column]):
             message = (
                 f"feature view {view.name!r}: {role} {column!r} of source {source.name!r} is {kind}, a timestamp "
                 "without time zone; sqlfeat reads it as UTC, so local times would shift every window. Store "

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlfeat.checks import FAIL, PASS, WARN, CheckResult
+from sqlfeat.checks.results import FAIL, PASS, WARN, CheckResult
 from sqlfeat.errors import SqlfeatError
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from sqlfeat.checks import FAIL, PASS, WARN, CheckResult
+from sqlfeat.checks.results import FAIL, PASS, WARN, CheckResult
 from sqlfeat.checks.compile import view_features
 from sqlfeat.compiler.sql import aliased, and_, col
 from sqlfeat.errors import SqlfeatError
@@ -58,7 +58,7 @@ def check(checked: CheckedViews, store: FeatureStore, entities: int) -> list[Che
         try:
             result = _check_view(view, checked, store, entities)
         except SqlfeatError as err:
-            message = f"feature view {view.name!r}: the leakage check could not run: {err}".split("\n-- SQL")[0]
+            message = f"feature view {view.name!r}: the leakage check could not run: {err}"
             result = CheckResult("leakage", FAIL, message)
         result.view, result.execution_time = view.name, time.perf_counter() - started
         results.append(result)

@@ -1,14 +1,14 @@
 """The plan check: what ``apply`` would change, one result per change. Removing or retyping a field
 (or changing the source or entities) of a view that already has online data (a materialization in
 the registry) fails unless ``--allow-breaking``: its online values no longer match its definition
-until it is re-materialized (seed pitfall 4)."""
+until it is re-materialized."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
-from sqlfeat.checks import FAIL, PASS, WARN, CheckResult
+from sqlfeat.checks.results import FAIL, PASS, WARN, CheckResult
 from sqlfeat.errors import SqlfeatError
 
 if TYPE_CHECKING:
@@ -37,15 +37,15 @@ def check(
         return [CheckResult("plan", PASS, f"no registry at {where} yet: apply would add {len(plan.changes)} objects")]
     if plan.is_empty:
         return [CheckResult("plan", PASS, "no changes: the registry matches the definitions")]
-    materialized = registry.data.get("materializations", {})
     results = []
     for change in plan.changes:
         view = change.name if change.kind == "feature_views" else None
-        online = view is not None and view in materialized
+        record = registry.materialization(view) if view is not None else None
+        online = record is not None
         label = _SINGULAR[change.kind]
         summary = "; ".join(change.details) or f"{change.action}s {label} {change.name}"
         if online and change.invalidates_online:
-            watermark = materialized[view].get("watermark", "an unknown time")
+            watermark = record.get("watermark") or "an unknown time"
             message = (
                 f"feature view {view!r}: {summary}. Its online data (materialized up to {watermark}) no longer "
                 f"matches: re-materialize {view} after apply"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
-from sqlfeat.checks import FAIL, PASS, WARN, CheckRun
+from sqlfeat.checks.results import FAIL, PASS, WARN, CheckRun
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlfeat.checks import CheckOptions, CheckResult, CheckRun, data, definitions, leakage, plan, state
 from sqlfeat.checks import compile as compile_checks
+from sqlfeat.checks import data, definitions, leakage, plan, state
+from sqlfeat.checks.results import CheckOptions, CheckResult, CheckRun
 
 if TYPE_CHECKING:
     from sqlfeat.store import FeatureStore

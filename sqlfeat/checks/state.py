@@ -13,7 +13,7 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlfeat.checks import PASS, WARN, CheckResult
+from sqlfeat.checks.results import PASS, WARN, CheckResult
 from sqlfeat.errors import ConfigError
 
 if TYPE_CHECKING:

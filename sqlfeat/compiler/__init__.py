@@ -7,6 +7,6 @@ window + QUALIFY) and how the AST is rendered.
 from __future__ import annotations
 
 from sqlfeat.compiler.pit import compile_point_in_time
-from sqlfeat.compiler.plan import RetrievalPlan, Spine, ViewRequest, plan_retrieval
+from sqlfeat.compiler.plan import RetrievalPlan, Spine, ViewRequest, plan_retrieval, plan_view
 
-__all__ = ["RetrievalPlan", "Spine", "ViewRequest", "compile_point_in_time", "plan_retrieval"]
+__all__ = ["RetrievalPlan", "Spine", "ViewRequest", "compile_point_in_time", "plan_retrieval", "plan_view"]

@@ -134,6 +134,18 @@ def plan_retrieval(
     return plan
 
 
+def plan_view(name: str, views: Mapping[str, FeatureView], entities: Mapping[str, Entity]) -> ViewRequest:
+    """Every feature of view ``name`` as one plan entry (short names): what materialization
+    writes and what serving reads."""
+    if name not in views:
+        raise FeatureReferenceError(
+            f"feature view {name!r} is not registered; registered: {sorted(views)}.{_suggest(name, list(views))}"
+        )
+    view = views[name]
+    keys, _ = _join_keys(view, entities)
+    return plan_retrieval([f"{name}:{f.name}" for f in view.features if f.name not in keys], views, entities).views[0]
+
+
 def _join_keys(view: FeatureView, entities: Mapping[str, Entity]) -> tuple[tuple[str, ...], tuple]:
     keys: list[str] = []
     dtypes: list[FeatureType | None] = []

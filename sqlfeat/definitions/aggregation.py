@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlfeat.definitions.spec import check_name
 from sqlfeat.errors import DefinitionError
-from sqlfeat.types import FeatureType, Float64, Int64, dtype_from_name
+from sqlfeat.types import Family, FeatureType, Float64, Int64, dtype_from_name
 
 # function -> what it computes over the window's non-null values of the column
 FUNCTIONS = {
@@ -83,7 +83,7 @@ class Aggregation:
         if column_dtype is None:
             raise DefinitionError(f"aggregation {self.name!r}: the type of column {self.column!r} is unknown")
         if self.function == "sum":
-            return Int64 if column_dtype.name in ("Int32", "Int64") else Float64
+            return Int64 if column_dtype.family is Family.INTEGER else Float64
         return column_dtype
 
     def to_spec(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlfeat.definitions.spec import check_name
+from sqlfeat.errors import DefinitionError
 from sqlfeat.types import FeatureType, ValueType, dtype_from_name
 
 
@@ -28,8 +29,8 @@ class Field:
         object.__setattr__(self, "name", check_name("field", name))
         try:
             resolved = dtype_from_name(dtype)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"field {name!r}: {err}") from None
+        except DefinitionError as err:
+            raise DefinitionError(f"field {name!r}: {err}") from None
         object.__setattr__(self, "dtype", resolved)
         object.__setattr__(self, "description", description)
         object.__setattr__(self, "tags", dict(tags or {}))

@@ -1,14 +1,19 @@
-"""Online stores, one module each: ``online_store: {type: X}`` loads ``sqlfeat.online.X``.
+"""The online side: stores (one module each), materialization, serving and consistency.
 
-There is no central registry: adding a store is adding ``sqlfeat/online/<type>.py`` with a
-``connect(options, project, repo_path) -> OnlineStore`` function (see ``base.py``).
+- ``sqlite.py``, ``redis.py``, ``dynamodb.py``: one file per online store, each with a
+  ``connect(options, project, repo_path) -> OnlineStore`` (its driver imported inside);
+  ``STORES`` below is the one list of them (``online_store: {type: ...}`` picks one).
+- ``base.py``: what every store does and shares (record layout, keys, value encodings).
+- ``materialize.py``: latest-values SQL from the warehouse, streamed into a store; watermarks.
+- ``serving.py``: ``get_online_features``: batched reads, TTL enforced at read time.
+- ``consistency.py``: online values against the point-in-time result at the watermark.
+
+Adding a store is adding its file and its line in ``STORES``.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
-import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,28 +21,28 @@ from typing import Any
 from sqlfeat.errors import ConfigError
 from sqlfeat.online.base import OnlineRows, OnlineStore, OnlineView
 
-__all__ = ["OnlineRows", "OnlineStore", "OnlineView", "available_types", "connect_online_store", "online_module"]
+__all__ = ["STORES", "OnlineRows", "OnlineStore", "OnlineView", "available_types", "connect_online_store", "online_module"]
 
-_NOT_STORES = {"base"}
-# Extras that install each store's driver (pyproject [project.optional-dependencies]).
-_EXTRAS = {"redis": "redis", "dynamodb": "dynamodb"}
+# type -> the pyproject extra that installs its driver (None: in the base install).
+STORES: dict[str, str | None] = {
+    "sqlite": None,
+    "redis": "redis",
+    "dynamodb": "dynamodb",
+}
 
 
 def available_types() -> list[str]:
-    return sorted(
-        m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name not in _NOT_STORES
-    )
+    return sorted(STORES)
 
 
 def online_module(type_name: str) -> ModuleType:
     """The module implementing online store ``type_name``; a ConfigError names the valid ones."""
-    name = str(type_name)
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in _NOT_STORES or name not in available_types():
+    if not isinstance(type_name, str) or type_name not in STORES:
         raise ConfigError(
             f"feature_store.yaml: online_store type {type_name!r} is not supported; use one of "
             f"{available_types()}"
         )
-    return importlib.import_module(f"sqlfeat.online.{name}")
+    return importlib.import_module(f"sqlfeat.online.{type_name}")
 
 
 def connect_online_store(options: dict[str, Any], project: str, repo_path: Path) -> OnlineStore:
@@ -47,8 +52,7 @@ def connect_online_store(options: dict[str, Any], project: str, repo_path: Path)
     try:
         return module.connect(options, project, repo_path)
     except ImportError as err:
-        extra = _EXTRAS.get(type_name, type_name)
         raise ConfigError(
             f"online_store type {type_name!r} needs a driver that is not installed ({err.name or err}); "
-            f"install it with: pip install 'sqlfeat[{extra}]'"
+            f"install it with: pip install 'sqlfeat[{STORES[type_name]}]'"
         ) from None

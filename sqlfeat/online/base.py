@@ -10,16 +10,13 @@ where the entity key is the join-key values in the view's join-key order, joined
 ``,`` or ``\\`` inside a string value of a composite key is escaped with ``\\``): ``42``,
 ``42,DE``. ``:`` cannot occur in project or view names, so addresses never collide.
 
-Encodings are computed per Arrow column, once per batch (never per cell through pandas).
+Value encodings are in ``codec.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -153,7 +150,7 @@ def encode_key_column(array: pa.Array, key: str, view: str, composite: bool) -> 
             text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), ",", "\\,")
         return text
     if pa.types.is_timestamp(kind):
-        return pc.cast(_micros(array), pa.string())
+        return pc.cast(micros(array), pa.string())
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
         return pa.array([None if v is None else v.hex() for v in array.to_pylist()], pa.string())
     raise DefinitionError(
@@ -173,7 +170,7 @@ def batch_keys(view: OnlineView, batch: pa.RecordBatch) -> list[str]:
 
 
 # -- timestamps -----------------------------------------------------------------------------------
-def _micros(array: pa.Array) -> pa.Array:
+def micros(array: pa.Array) -> pa.Array:
     import pyarrow as pa
 
     return array.cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
@@ -182,10 +179,10 @@ def _micros(array: pa.Array) -> pa.Array:
 def batch_times(batch: pa.RecordBatch) -> tuple[list[int], list[int | None]]:
     """Event and created times of every row as microseconds (created: ``None`` when absent)."""
     names = batch.schema.names
-    event = _micros(batch.column(names.index(EVENT_TS))).to_pylist()
+    event = micros(batch.column(names.index(EVENT_TS))).to_pylist()
     if CREATED_TS not in names:
         return event, [None] * len(event)
-    return event, _micros(batch.column(names.index(CREATED_TS))).to_pylist()
+    return event, micros(batch.column(names.index(CREATED_TS))).to_pylist()
 
 
 def from_micros(value: int | str | bytes) -> datetime:
@@ -196,127 +193,3 @@ def to_micros(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return (value - EPOCH) // timedelta(microseconds=1)
-
-
-def feature_array(view: OnlineView, batch: pa.RecordBatch, feature: str) -> pa.Array:
-    """A feature column cast to its declared Arrow type (warehouses differ: large_string...)."""
-    import pyarrow as pa
-
-    array = batch.column(batch.schema.names.index(feature))
-    target = view.dtype(feature).to_arrow()
-    if array.type == target:
-        return array
-    try:
-        return array.cast(target, safe=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        raise DefinitionError(
-            f"feature {view.name}:{feature} came back from the warehouse as {array.type}, which "
-            f"cannot be read as its declared {view.dtype(feature).name}: {err}"
-        ) from None
-
-
-# -- values ---------------------------------------------------------------------------------------
-def _json_lists(array: pa.Array, dtype: FeatureType) -> list[str | None]:
-    """Array features as JSON text per value; bytes as base64, timestamps as microseconds."""
-    import pyarrow as pa
-
-    element = dtype.element
-    if element.name == "UnixTimestamp":
-        array = array.cast(pa.list_(pa.timestamp("us", tz="UTC"))).cast(pa.list_(pa.int64()))
-    elif element.name == "Float32":
-        array = array.cast(pa.list_(pa.float64()))
-    values = array.to_pylist()
-    if element.name == "Bytes":
-        values = [None if v is None else [None if b is None else base64.b64encode(b).decode() for b in v] for v in values]
-    dumps = json.dumps
-    return [None if v is None else dumps(v) for v in values]
-
-
-def _json_decoder(dtype: FeatureType) -> Callable[[Any], list]:
-    element = dtype.element.name
-    loads = json.loads
-    if element == "Bytes":
-        return lambda v: [None if b is None else base64.b64decode(b) for b in loads(v)]
-    if element == "UnixTimestamp":
-        return lambda v: [None if m is None else from_micros(m) for m in loads(v)]
-    return loads
-
-
-def text_column(array: pa.Array, dtype: FeatureType) -> list[str | bytes | None]:
-    """Redis and DynamoDB encoding: text per value (raw bytes for ``Bytes``), ``None`` for null.
-
-    Floats are their shortest round-trip text (Float32 via the exact Float64 of its value).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    name = dtype.name
-    if dtype.element is not None:
-        return _json_lists(array, dtype)
-    if name in ("String", "Bytes"):
-        return array.to_pylist()
-    if name == "Bool":
-        return pc.if_else(array, "1", "0").to_pylist()
-    if name == "UnixTimestamp":
-        array = _micros(array)
-    elif name == "Float32":
-        array = array.cast(pa.float64())
-    return pc.cast(array, pa.string()).to_pylist()
-
-
-def _text_to_str(value: str | bytes) -> str:
-    return value if value.__class__ is str else value.decode()
-
-
-def _text_to_bool(value: str | bytes) -> bool:
-    return value in (b"1", "1")
-
-
-_TEXT_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "Int32": int, "Int64": int, "Float32": float, "Float64": float, "String": _text_to_str, "Bool": _text_to_bool,
-    "Bytes": bytes, "UnixTimestamp": from_micros,
-}  # fmt: skip
-
-
-def text_decoder(dtype: FeatureType) -> Callable[[Any], Any]:
-    """The inverse of :func:`text_column` for one value (str or bytes; never ``None``)."""
-    if dtype.element is not None:
-        return _json_decoder(dtype)
-    return _TEXT_DECODERS[dtype.name]
-
-
-def native_column(array: pa.Array, dtype: FeatureType) -> list[Any]:
-    """SQLite encoding: its own INTEGER / REAL / TEXT / BLOB where one fits, JSON text for arrays,
-    microseconds for timestamps, and ``'nan'`` text for NaN (SQLite would store NaN as NULL)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if dtype.element is not None:
-        return _json_lists(array, dtype)
-    if dtype.name == "UnixTimestamp":
-        return _micros(array).to_pylist()
-    if dtype.name in ("Float32", "Float64"):
-        array = array.cast(pa.float64())
-        values = array.to_pylist()
-        if array.null_count < len(array) and pc.any(pc.is_nan(array)).as_py():
-            values = ["nan" if v is not None and math.isnan(v) else v for v in values]
-        return values
-    return array.to_pylist()
-
-
-def native_decoder(dtype: FeatureType) -> Callable[[Any], Any] | None:
-    """The inverse of :func:`native_column` for one non-null value; ``None`` means as stored."""
-    if dtype.element is not None:
-        return _json_decoder(dtype)
-    return _NATIVE_DECODERS.get(dtype.name)
-
-
-_NATIVE_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "Float32": float, "Float64": float, "Bool": bool, "UnixTimestamp": from_micros,
-}  # fmt: skip
-
-
-def decode_values(values: list[Any], decoder: Callable[[Any], Any] | None) -> list[Any]:
-    if decoder is None:
-        return values
-    return [None if v is None else decoder(v) for v in values]

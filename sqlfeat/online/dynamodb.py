@@ -36,11 +36,9 @@ from sqlfeat.online.base import (
     OnlineView,
     batch_keys,
     batch_times,
-    decode_values,
-    feature_array,
-    text_column,
-    text_decoder,
 )
+from sqlfeat.online.codec import decode_values, feature_array, text_column, text_decoder
+from sqlfeat.types import Family
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -146,7 +144,7 @@ class DynamoDBOnlineStore(OnlineStore):
         attributes = []
         for feature in view.features:
             dtype = view.dtype(feature)
-            tag = "B" if dtype.name == "Bytes" else "S"
+            tag = "B" if dtype.family is Family.BYTES else "S"
             attributes.append((feature, tag, text_column(feature_array(view, batch, feature), dtype)))
         items = []
         for row, key in enumerate(keys):

@@ -27,11 +27,8 @@ from sqlfeat.online.base import (
     OnlineView,
     batch_keys,
     batch_times,
-    decode_values,
-    feature_array,
-    text_column,
-    text_decoder,
 )
+from sqlfeat.online.codec import decode_values, feature_array, text_column, text_decoder
 
 if TYPE_CHECKING:
     import pyarrow as pa

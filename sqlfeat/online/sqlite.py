@@ -24,11 +24,8 @@ from sqlfeat.online.base import (
     OnlineView,
     batch_keys,
     batch_times,
-    decode_values,
-    feature_array,
-    native_column,
-    native_decoder,
 )
+from sqlfeat.online.codec import decode_values, feature_array, native_column, native_decoder
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import exp
 
-from sqlfeat.errors import DefinitionError
+from sqlfeat.errors import DefinitionError, UsageError, WarehouseError
+from sqlfeat.types import arrow_type_of_column, column_type_of_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,6 +29,8 @@ class Dialect:
     """Capabilities and small rewrites of one SQL engine; subclasses override what differs."""
 
     NAME: ClassVar[str] = ""
+    # How messages name the warehouse: "PostgreSQL failed running the query: ...".
+    TITLE: ClassVar[str] = ""
     SQLGLOT_DIALECT: ClassVar[str] = ""
     # ASOF LEFT JOIN <t> ON k = k AND ts >= ts (DuckDB form).
     SUPPORTS_ASOF_JOIN: ClassVar[bool] = False
@@ -39,12 +43,14 @@ class Dialect:
     FLOAT_IS_DOUBLE: ClassVar[bool] = False
     # Source kinds (DataSource.kind) this warehouse can read.
     SOURCE_KINDS: ClassVar[frozenset[str]] = frozenset()
+    # CREATE OR REPLACE TABLE exists (else: DROP + CREATE in one transaction).
+    CREATE_OR_REPLACE: ClassVar[bool] = True
 
     def choose_strategy(self, spine_rows: int | None, strategy: str = "auto") -> str:
         if strategy not in ("auto", "asof", "window"):
-            raise ValueError(f"strategy must be 'auto', 'asof' or 'window', got {strategy!r}")
+            raise UsageError(f"strategy must be 'auto', 'asof' or 'window', got {strategy!r}")
         if strategy == "asof" and not self.SUPPORTS_ASOF_JOIN:
-            raise ValueError(f"{self.NAME} has no ASOF JOIN; use strategy='window'")
+            raise UsageError(f"{self.NAME} has no ASOF JOIN; use strategy='window'")
         if strategy != "auto":
             return strategy
         if not self.SUPPORTS_ASOF_JOIN:
@@ -73,7 +79,7 @@ class Dialect:
     def instant_literal(self, value: datetime) -> exp.Expression:
         """A timestamp sqlfeat computed (never user text) as a typed UTC literal."""
         if value.tzinfo is None:
-            raise ValueError(f"timestamp {value} has no time zone; pass an aware datetime (UTC)")
+            raise UsageError(f"timestamp {value} has no time zone; pass an aware datetime (UTC)")
         text = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
         return exp.cast(exp.Literal.string(text), self.instant_type())
 
@@ -114,25 +120,28 @@ class Dialect:
 
 
 class OfflineStore(ABC):
-    """A live connection to one warehouse: run compiled SQL, move spines and results."""
+    """A live connection to one warehouse: run compiled SQL, move spines and results.
+
+    The base class owns what every warehouse does the same way (the column probe, CREATE TABLE AS,
+    turning driver errors into ``WarehouseError``); a warehouse file implements the hooks below.
+    """
 
     dialect: Dialect
+    # The driver's own exception classes: turned into WarehouseError by ``failing``.
+    driver_errors: tuple[type[BaseException], ...] = ()
+
+    # -- hooks ------------------------------------------------------------------------------
+    @abstractmethod
+    def _probe(self, sql: str) -> dict[str, exp.DataType]:
+        """Run a ``LIMIT 0`` probe and return its column names and types (driver errors escape)."""
 
     @abstractmethod
-    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
-        """Column names and types of a relation (a table or a subquery)."""
-
-    def upload_name(self) -> str:
-        """A fresh name for an uploaded spine (qualified where the warehouse needs it)."""
-        return f"__sqlfeat_spine_{uuid.uuid4().hex[:12]}"
+    def _execute(self, sql: str) -> None:
+        """Run one statement for its effect (driver errors escape)."""
 
     @abstractmethod
     def write_arrow(self, table: pa.Table, name: str, temporary: bool = False) -> None:
         """Create (or replace) table ``name`` holding ``table``'s rows."""
-
-    def upload(self, table: pa.Table, name: str) -> None:
-        """Make an Arrow table queryable as temporary table ``name`` (a staged spine)."""
-        self.write_arrow(table, name, temporary=True)
 
     @abstractmethod
     def drop_upload(self, name: str) -> None:
@@ -141,14 +150,61 @@ class OfflineStore(ABC):
     @abstractmethod
     def fetch_arrow(self, sql: str) -> pa.Table: ...
 
+    def error_text(self, err: BaseException) -> str:
+        """The useful part of a driver error's message."""
+        return str(err).strip()
+
+    # -- shared behaviour -------------------------------------------------------------------
+    @contextmanager
+    def failing(self, what: str, sql: str | None = None) -> Iterator[None]:
+        """Driver errors inside the block become ``WarehouseError("<Warehouse> failed <what>: ...")``."""
+        try:
+            yield
+        except self.driver_errors as err:
+            raise WarehouseError(f"{self.dialect.TITLE} failed {what}: {self.error_text(err)}", sql) from None
+
+    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
+        """Column names and types of a relation (a table or a subquery), read by a ``LIMIT 0`` probe."""
+        probe = self.dialect.render(exp.select(exp.Star()).from_(relation).limit(0), pretty=False)
+        with self.failing("reading a relation's columns", probe):
+            return self._probe(probe)
+
+    def execute(self, sql: str, what: str) -> None:
+        with self.failing(what, sql):
+            self._execute(sql)
+
+    def create_table(self, name: str, sql: str) -> None:
+        """CREATE OR REPLACE TABLE name AS sql, inside the warehouse (drop + create in one
+        transaction where the warehouse has no CREATE OR REPLACE)."""
+        table = self.dialect.table(name)
+        query = self.dialect.query(sql)
+        if self.dialect.CREATE_OR_REPLACE:
+            create = exp.Create(this=table, kind="TABLE", replace=True, expression=query)
+            self.execute(self.dialect.render(create, pretty=False), f"creating table {name!r}")
+            return
+        drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
+        create = exp.Create(this=table, kind="TABLE", expression=query)
+        with self.transaction():
+            self.execute(self.dialect.render(drop, pretty=False), f"replacing table {name!r}")
+            self.execute(self.dialect.render(create, pretty=False), f"creating table {name!r}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Statements inside run in one transaction where the warehouse has them."""
+        yield
+
+    def upload_name(self) -> str:
+        """A fresh name for an uploaded spine (qualified where the warehouse needs it)."""
+        return f"__sqlfeat_spine_{uuid.uuid4().hex[:12]}"
+
+    def upload(self, table: pa.Table, name: str) -> None:
+        """Make an Arrow table queryable as temporary table ``name`` (a staged spine)."""
+        self.write_arrow(table, name, temporary=True)
+
     def fetch_batches(self, sql: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Stream the result as Arrow record batches; warehouses override this to avoid
         holding the whole result in memory."""
         yield from self.fetch_arrow(sql).to_batches(max_chunksize=batch_rows)
-
-    @abstractmethod
-    def create_table(self, name: str, sql: str) -> None:
-        """CREATE OR REPLACE TABLE name AS sql, inside the warehouse."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -158,3 +214,19 @@ class OfflineStore(ABC):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def column_definitions(table: pa.Table) -> list[exp.ColumnDef]:
+    """``"name" TYPE`` for each column of an Arrow table (for CREATE TABLE before an upload)."""
+    return [
+        exp.ColumnDef(this=exp.to_identifier(f.name, quoted=True), kind=column_type_of_arrow(f.type)) for f in table.schema
+    ]
+
+
+def rows_to_arrow(names: Sequence[str], types: Sequence[exp.DataType], rows: Sequence[Sequence]) -> pa.Table:
+    """Column-wise Arrow table from row tuples of columns typed ``types`` (one pass, no pandas)."""
+    import pyarrow as pa
+
+    columns = list(zip(*rows)) if rows else [[] for _ in names]
+    arrays = [pa.array(list(values), type=arrow_type_of_column(t)) for values, t in zip(columns, types)]
+    return pa.Table.from_arrays(arrays, names=list(names))

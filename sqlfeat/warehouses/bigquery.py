@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from sqlfeat.errors import ConfigError, WarehouseError
+from sqlfeat.errors import ConfigError
+from sqlfeat.types import column_type_of_arrow
 from sqlfeat.warehouses.base import Dialect, OfflineStore
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 class BigQueryDialect(Dialect):
     NAME = "bigquery"
+    TITLE = "BigQuery"
     SQLGLOT_DIALECT = "bigquery"
     SOURCE_KINDS = frozenset({"bigquery"})
     FLOAT_IS_DOUBLE = True
@@ -45,23 +47,23 @@ class BigQueryOfflineStore(OfflineStore):
     dialect = DIALECT
 
     def __init__(self, client, project: str, dataset: str, location: str | None) -> None:
+        from google.api_core import exceptions
+
+        self.driver_errors = (exceptions.GoogleAPICallError,)
         self.client = client
         self.project = project
         self.dataset = dataset
         self.location = location
 
-    def _query(self, sql: str, what: str):
-        from google.api_core import exceptions
+    def error_text(self, err: BaseException) -> str:
+        return str(getattr(err, "message", None) or err).strip()
 
-        try:
-            return self.client.query(sql, location=self.location).result()
-        except exceptions.GoogleAPICallError as err:
-            raise WarehouseError(f"BigQuery failed {what}: {err.message}\n-- SQL --\n{sql}") from None
-
-    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
-        probe = exp.select(exp.Star()).from_(relation).limit(0).sql(dialect="bigquery")
-        schema = self._query(probe, "reading a relation's columns").schema
+    def _probe(self, sql: str) -> dict[str, exp.DataType]:
+        schema = self.client.query(sql, location=self.location).result().schema
         return {field.name: _column_type(field) for field in schema}
+
+    def _execute(self, sql: str) -> None:
+        self.client.query(sql, location=self.location).result()
 
     def upload_name(self) -> str:
         return f"{self.project}.{self.dataset}.__sqlfeat_spine_{uuid.uuid4().hex[:12]}"
@@ -88,22 +90,15 @@ class BigQueryOfflineStore(OfflineStore):
             source_format=bigquery.SourceFormat.PARQUET, write_disposition="WRITE_TRUNCATE",
             schema=[_schema_field(f) for f in table.schema],
         )
-        self.client.load_table_from_file(buffer, name, job_config=config, location=self.location).result()
+        with self.failing(f"uploading table {name!r}"):
+            self.client.load_table_from_file(buffer, name, job_config=config, location=self.location).result()
 
     def drop_upload(self, name: str) -> None:
         self.client.delete_table(name, not_found_ok=True)
 
     def fetch_arrow(self, sql: str) -> pa.Table:
-        from google.api_core import exceptions
-
-        try:
+        with self.failing("running the query", sql):
             return self.client.query(sql, location=self.location).to_arrow(create_bqstorage_client=False)
-        except exceptions.GoogleAPICallError as err:
-            raise WarehouseError(f"BigQuery failed running the query: {err.message}\n-- SQL --\n{sql}") from None
-
-    def create_table(self, name: str, sql: str) -> None:
-        create = exp.Create(this=self.dialect.table(name), kind="TABLE", replace=True, expression=self.dialect.query(sql))
-        self._query(create.sql(dialect="bigquery"), f"creating table {name!r}")
 
     def close(self) -> None:
         self.client.close()
@@ -112,9 +107,7 @@ class BigQueryOfflineStore(OfflineStore):
 def _schema_field(field: pa.Field):
     from google.cloud import bigquery
 
-    from sqlfeat.warehouses.arrow import arrow_to_sql_type
-
-    data_type = arrow_to_sql_type(field.type)
+    data_type = column_type_of_arrow(field.type)
     repeated = data_type.this == exp.DataType.Type.ARRAY
     element = data_type.expressions[0] if repeated else data_type
     # sqlglot's TIMESTAMP (naive) is BigQuery's DATETIME and TIMESTAMPTZ its TIMESTAMP.

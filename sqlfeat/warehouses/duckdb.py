@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from sqlfeat.errors import ConfigError, WarehouseError
+from sqlfeat.errors import ConfigError
 from sqlfeat.warehouses.base import Dialect, OfflineStore
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 class DuckDBDialect(Dialect):
     NAME = "duckdb"
+    TITLE = "DuckDB"
     SQLGLOT_DIALECT = "duckdb"
     SUPPORTS_ASOF_JOIN = True
     # Measured in benchmarks/pit.py (docs/benchmarks.md): the window form wins below about this
@@ -62,7 +63,7 @@ class DuckDBOfflineStore(OfflineStore):
     def __init__(self, database: str = ":memory:", threads: int | None = None) -> None:
         import duckdb
 
-        self._duckdb = duckdb
+        self.driver_errors = (duckdb.Error,)
         try:
             self.connection = duckdb.connect(database)
         except duckdb.Error as err:
@@ -72,16 +73,11 @@ class DuckDBOfflineStore(OfflineStore):
         if threads:
             self.connection.execute("SET threads = $1", [threads])
 
-    def _run(self, sql: str, what: str, relation: bool = False):
-        try:
-            return self.connection.sql(sql) if relation else self.connection.execute(sql)
-        except self._duckdb.Error as err:
-            raise WarehouseError(f"DuckDB failed {what}: {err}\n-- SQL --\n{sql}") from None
+    def _probe(self, sql: str) -> dict[str, exp.DataType]:
+        return {name: _column_type(str(kind)) for name, kind, *_ in self.connection.execute(sql).description}
 
-    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
-        probe = exp.select(exp.Star()).from_(relation).limit(0).sql(dialect="duckdb")
-        described = self._run(probe, "reading a relation's columns")
-        return {name: _column_type(str(kind)) for name, kind, *_ in described.description}
+    def _execute(self, sql: str) -> None:
+        self.connection.execute(sql)
 
     def upload(self, table: pa.Table, name: str) -> None:
         self.connection.register(name, table)  # zero-copy: DuckDB scans the Arrow buffers
@@ -94,35 +90,25 @@ class DuckDBOfflineStore(OfflineStore):
             create = exp.Create(this=self.dialect.table(name), kind="TABLE", replace=True, expression=select)
             if temporary:
                 create.set("properties", exp.Properties(expressions=[exp.TemporaryProperty()]))
-            self._run(create.sql(dialect="duckdb"), f"writing table {name!r}")
+            self.execute(create.sql(dialect="duckdb"), f"writing table {name!r}")
         finally:
             self.connection.unregister(staged)
 
     def drop_upload(self, name: str) -> None:
         try:
             self.connection.unregister(name)
-        except self._duckdb.Error:
+        except self.driver_errors:
             pass
 
     def fetch_arrow(self, sql: str) -> pa.Table:
-        relation = self._run(sql, "running the query", relation=True)
-        try:
-            return relation.to_arrow_table()
-        except self._duckdb.Error as err:
-            raise WarehouseError(f"DuckDB failed running the query: {err}\n-- SQL --\n{sql}") from None
+        with self.failing("running the query", sql):
+            return self.connection.sql(sql).to_arrow_table()
 
     def fetch_batches(self, sql: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
-        reader = self._run(sql, "running the query", relation=True).to_arrow_reader(batch_rows)
-        try:
+        with self.failing("running the query", sql):
+            reader = self.connection.sql(sql).to_arrow_reader(batch_rows)
+        with self.failing("reading the result", sql):
             yield from reader
-        except self._duckdb.Error as err:
-            raise WarehouseError(f"DuckDB failed reading the result: {err}\n-- SQL --\n{sql}") from None
-
-    def create_table(self, name: str, sql: str) -> None:
-        create = exp.Create(
-            this=self.dialect.table(name), kind="TABLE", replace=True, expression=self.dialect.query(sql)
-        )
-        self._run(create.sql(dialect="duckdb"), f"creating table {name!r}")
 
     def close(self) -> None:
         self.connection.close()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from sqlfeat.errors import ConfigError, WarehouseError
-from sqlfeat.warehouses.arrow import arrow_to_sql_type, rows_to_arrow, sql_to_arrow_type
-from sqlfeat.warehouses.base import Dialect, OfflineStore
+from sqlfeat.errors import ConfigError
+from sqlfeat.warehouses.base import Dialect, OfflineStore, column_definitions, rows_to_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 class PostgresDialect(Dialect):
     NAME = "postgres"
+    TITLE = "PostgreSQL"
     SQLGLOT_DIALECT = "postgres"
     SOURCE_KINDS = frozenset({"postgres"})
+    CREATE_OR_REPLACE = False
 
 
 DIALECT = PostgresDialect()
@@ -33,19 +35,13 @@ class PostgresOfflineStore(OfflineStore):
     def __init__(self, conninfo: str, described_as: str) -> None:
         import psycopg
 
-        self._psycopg = psycopg
+        self.driver_errors = (psycopg.Error,)
         try:
             self.connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
         except psycopg.Error as err:
             raise ConfigError(f"cannot connect to PostgreSQL with {described_as}: {str(err).strip()}") from None
         # Naive timestamp columns are read as UTC: CAST(... AS TIMESTAMPTZ) uses the session zone.
         self.connection.execute("SET TIME ZONE 'UTC'")
-
-    def _cursor(self, sql: str, what: str, params: Any = None):
-        try:
-            return self.connection.execute(sql, params)
-        except self._psycopg.Error as err:
-            raise WarehouseError(f"PostgreSQL failed {what}: {str(err).strip()}\n-- SQL --\n{sql}") from None
 
     def _types(self, cursor) -> list[exp.DataType]:
         types = []
@@ -57,21 +53,24 @@ class PostgresOfflineStore(OfflineStore):
             types.append(exp.DataType.build(name, dialect="postgres", udt=True))
         return types
 
-    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
-        probe = exp.select(exp.Star()).from_(relation).limit(0).sql(dialect="postgres")
-        cursor = self._cursor(probe, "reading a relation's columns")
+    def _probe(self, sql: str) -> dict[str, exp.DataType]:
+        cursor = self.connection.execute(sql)
         return {column.name: kind for column, kind in zip(cursor.description, self._types(cursor))}
 
+    def _execute(self, sql: str) -> None:
+        self.connection.execute(sql)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.connection.transaction():
+            yield
+
     def write_arrow(self, table: pa.Table, name: str, temporary: bool = False) -> None:
-        columns = [
-            exp.ColumnDef(this=exp.to_identifier(field.name, quoted=True), kind=arrow_to_sql_type(field.type))
-            for field in table.schema
-        ]
-        create = exp.Create(this=exp.Schema(this=self.dialect.table(name), expressions=columns), kind="TABLE")
+        create = exp.Create(this=exp.Schema(this=self.dialect.table(name), expressions=column_definitions(table)), kind="TABLE")
         if temporary:
             create.set("properties", exp.Properties(expressions=[exp.TemporaryProperty()]))
         self.drop_upload(name)
-        self._cursor(create.sql(dialect="postgres"), f"creating table {name!r}")
+        self.execute(create.sql(dialect="postgres"), f"creating table {name!r}")
         import pyarrow as pa
 
         # CSV through COPY is ~3x faster than rows one by one; lists have no CSV form.
@@ -84,46 +83,41 @@ class PostgresOfflineStore(OfflineStore):
             kind=True, files=[exp.to_identifier("STDIN")],
             params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("CSV"))] if as_csv else None,
         )
-        with self.connection.cursor() as cursor, cursor.copy(copy.sql(dialect="postgres")) as writer:
-            for batch in table.to_batches(max_chunksize=100_000):
-                if as_csv:
-                    writer.write(_csv(batch))
-                    continue
-                for row in zip(*(column.to_pylist() for column in batch.columns)):
-                    writer.write_row(row)
+        with self.failing(f"uploading table {name!r}"), self.connection.cursor() as cursor:
+            with cursor.copy(copy.sql(dialect="postgres")) as writer:
+                for batch in table.to_batches(max_chunksize=100_000):
+                    if as_csv:
+                        writer.write(_csv(batch))
+                        continue
+                    for row in zip(*(column.to_pylist() for column in batch.columns)):
+                        writer.write_row(row)
 
     def drop_upload(self, name: str) -> None:
         drop = exp.Drop(tables=[self.dialect.table(name)], kind="TABLE", exists=True)
         try:
             self.connection.execute(drop.sql(dialect="postgres"))
-        except self._psycopg.Error:
+        except self.driver_errors:
             pass
 
     def fetch_arrow(self, sql: str) -> pa.Table:
-        cursor = self._cursor(sql, "running the query")
-        types = [sql_to_arrow_type(t) for t in self._types(cursor)]
-        return rows_to_arrow([c.name for c in cursor.description], types, cursor.fetchall())
+        with self.failing("running the query", sql):
+            cursor = self.connection.execute(sql)
+            return rows_to_arrow([c.name for c in cursor.description], self._types(cursor), cursor.fetchall())
 
     def fetch_batches(self, sql: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         # A server-side cursor streams the result instead of holding it all client-side.
         with self.connection.transaction(), self.connection.cursor(name="sqlfeat_stream") as cursor:
-            try:
+            with self.failing("running the query", sql):
                 cursor.execute(sql)
-            except self._psycopg.Error as err:
-                raise WarehouseError(f"PostgreSQL failed running the query: {str(err).strip()}\n-- SQL --\n{sql}") from None
             names, types = None, None
-            while rows := cursor.fetchmany(batch_rows):
+            while True:
+                with self.failing("reading the result", sql):
+                    rows = cursor.fetchmany(batch_rows)
+                if not rows:
+                    break
                 if names is None:
-                    names = [c.name for c in cursor.description]
-                    types = [sql_to_arrow_type(t) for t in self._types(cursor)]
+                    names, types = [c.name for c in cursor.description], self._types(cursor)
                 yield from rows_to_arrow(names, types, rows).to_batches()
-
-    def create_table(self, name: str, sql: str) -> None:
-        drop = exp.Drop(tables=[self.dialect.table(name)], kind="TABLE", exists=True)
-        create = exp.Create(this=self.dialect.table(name), kind="TABLE", expression=self.dialect.query(sql))
-        with self.connection.transaction():
-            self._cursor(drop.sql(dialect="postgres"), f"replacing table {name!r}")
-            self._cursor(create.sql(dialect="postgres"), f"creating table {name!r}")
 
     def close(self) -> None:
         self.connection.close()

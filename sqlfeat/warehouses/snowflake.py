@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from sqlfeat.errors import ConfigError, WarehouseError
-from sqlfeat.warehouses.arrow import arrow_to_sql_type
-from sqlfeat.warehouses.base import Dialect, OfflineStore
+from sqlfeat.errors import ConfigError
+from sqlfeat.warehouses.base import Dialect, OfflineStore, column_definitions
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
 
 class SnowflakeDialect(Dialect):
     NAME = "snowflake"
+    TITLE = "Snowflake"
     SQLGLOT_DIALECT = "snowflake"
     SOURCE_KINDS = frozenset({"snowflake"})
     FLOAT_IS_DOUBLE = True
@@ -40,64 +40,51 @@ class SnowflakeOfflineStore(OfflineStore):
     def __init__(self, connection) -> None:
         import snowflake.connector
 
-        self._errors = snowflake.connector.errors
+        self.driver_errors = (snowflake.connector.errors.Error,)
         self.connection = connection
 
-    def _execute(self, sql: str, what: str, params: Any = None):
-        cursor = self.connection.cursor()
-        try:
-            return cursor.execute(sql, params)
-        except self._errors.Error as err:
-            raise WarehouseError(f"Snowflake failed {what}: {err.msg}\n-- SQL --\n{sql}") from None
+    def error_text(self, err: BaseException) -> str:
+        return str(getattr(err, "msg", None) or err).strip()
 
-    def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
+    def _probe(self, sql: str) -> dict[str, exp.DataType]:
         from snowflake.connector.constants import FIELD_ID_TO_NAME
 
-        probe = exp.select(exp.Star()).from_(relation).limit(0).sql(dialect="snowflake")
-        cursor = self._execute(probe, "reading a relation's columns")
         columns = {}
-        for column in cursor.description:
+        for column in self.connection.cursor().execute(sql).description:
             name = FIELD_ID_TO_NAME.get(column.type_code, "TEXT")
             if name == "FIXED":
                 name = "BIGINT" if not column.scale else "DECIMAL"
             columns[column.name] = exp.DataType.build(_TYPES.get(name, name), dialect="snowflake")
         return columns
 
+    def _execute(self, sql: str) -> None:
+        self.connection.cursor().execute(sql)
+
     def write_arrow(self, table: pa.Table, name: str, temporary: bool = False) -> None:
-        columns = [
-            exp.ColumnDef(this=exp.to_identifier(field.name, quoted=True), kind=arrow_to_sql_type(field.type))
-            for field in table.schema
-        ]
         create = exp.Create(
-            this=exp.Schema(this=self.dialect.table(name), expressions=columns), kind="TABLE", replace=True
+            this=exp.Schema(this=self.dialect.table(name), expressions=column_definitions(table)), kind="TABLE", replace=True
         )
         if temporary:
             create.set("properties", exp.Properties(expressions=[exp.TemporaryProperty()]))
-        self._execute(create.sql(dialect="snowflake"), f"creating table {name!r}")
+        self.execute(create.sql(dialect="snowflake"), f"creating table {name!r}")
         insert = exp.insert(
             exp.values([tuple(exp.Placeholder() for _ in table.column_names)]),
             self.dialect.table(name), columns=[exp.to_identifier(c, quoted=True) for c in table.column_names],
         ).sql(dialect="snowflake").replace("?", "%s")
         cursor = self.connection.cursor()
-        for batch in table.to_batches(max_chunksize=10_000):
-            rows = list(zip(*(_python_values(column) for column in batch.columns)))
-            try:
-                cursor.executemany(insert, rows)
-            except self._errors.Error as err:
-                raise WarehouseError(f"Snowflake failed uploading the spine: {err.msg}") from None
+        with self.failing(f"uploading table {name!r}"):
+            for batch in table.to_batches(max_chunksize=10_000):
+                cursor.executemany(insert, list(zip(*(_python_values(column) for column in batch.columns))))
 
     def drop_upload(self, name: str) -> None:
         try:
-            self.connection.cursor().execute(exp.Drop(tables=[self.dialect.table(name)], kind="TABLE", exists=True).sql(dialect="snowflake"))
-        except self._errors.Error:
+            self._execute(exp.Drop(tables=[self.dialect.table(name)], kind="TABLE", exists=True).sql(dialect="snowflake"))
+        except self.driver_errors:
             pass
 
     def fetch_arrow(self, sql: str) -> pa.Table:
-        return self._execute(sql, "running the query").fetch_arrow_all(force_return_table=True)
-
-    def create_table(self, name: str, sql: str) -> None:
-        create = exp.Create(this=self.dialect.table(name), kind="TABLE", replace=True, expression=self.dialect.query(sql))
-        self._execute(create.sql(dialect="snowflake"), f"creating table {name!r}")
+        with self.failing("running the query", sql):
+            return self.connection.cursor().execute(sql).fetch_arrow_all(force_return_table=True)
 
     def close(self) -> None:
         self.connection.close()

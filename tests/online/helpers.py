@@ -34,6 +34,15 @@ ARROW = {
 }  # fmt: skip
 
 
+def layout(store: FeatureStore, view: str):
+    """The online layout of ``view`` (every feature) as materialization writes it."""
+    from sqlfeat.compiler import plan_view
+    from sqlfeat.online.base import OnlineView
+
+    registry = store.registry
+    return OnlineView.from_request(store.project, plan_view(view, registry.feature_views(), registry.entities()))
+
+
 def write_repo(root: Path, project: str, online: dict, tables: dict[str, pa.Table]) -> Path:
     (root / "data").mkdir(parents=True, exist_ok=True)
     config = {

@@ -9,7 +9,7 @@ import pytest
 from online.conftest import free_port
 from online.helpers import DAY0, T, open_store, pair_table, pair_view, simple_table, simple_view, user
 from sqlfeat import FeatureStore, FeatureView
-from sqlfeat.errors import ConfigError, EntityRowError, FeatureReferenceError, OnlineStoreError, SqlfeatError
+from sqlfeat.errors import ConfigError, EntityRowError, FeatureReferenceError, OnlineStoreError, SqlfeatError, UsageError
 
 SQLITE = {"type": "sqlite", "path": "data/online.db"}
 
@@ -18,7 +18,7 @@ SQLITE = {"type": "sqlite", "path": "data/online.db"}
 def store(tmp_path, project) -> FeatureStore:
     tables = {"simple": simple_table([(1, DAY0, 1)]), "pair": pair_table()}
     store = open_store(tmp_path / "repo", project, SQLITE, tables, [simple_view(), pair_view()])
-    store.materialize_incremental(T, show_progress=False)
+    store.materialize_incremental(T)
     return store
 
 
@@ -67,15 +67,15 @@ def test_offline_only_views_are_refused(tmp_path, project):
     with pytest.raises(FeatureReferenceError, match="'hidden' has online=False"):
         store.get_online_features(["hidden:value"], [{"user_id": 1}])
     with pytest.raises(FeatureReferenceError, match="'hidden' has online=False"):
-        store.materialize(DAY0, T, ["hidden"], show_progress=False)
-    assert store.materialize_incremental(T, show_progress=False).runs == [], "offline-only views are skipped"
+        store.materialize(DAY0, T, ["hidden"])
+    assert store.materialize_incremental(T).runs == [], "offline-only views are skipped"
 
 
 def test_bad_ranges_and_unknown_views(store):
-    with pytest.raises(ValueError, match="is after end_date"):
-        store.materialize(T, DAY0, show_progress=False)
+    with pytest.raises(UsageError, match="is after end_date"):
+        store.materialize(T, DAY0)
     with pytest.raises(FeatureReferenceError, match="feature view 'nope' is not registered"):
-        store.materialize_incremental(T, ["nope"], show_progress=False)
+        store.materialize_incremental(T, ["nope"])
 
 
 @pytest.mark.parametrize(
@@ -107,22 +107,22 @@ def test_unreachable_store_is_a_clear_error_and_moves_no_watermark(tmp_path, pro
     }[kind]
     store = open_store(tmp_path / "repo", project, online, {"simple": simple_table([(1, DAY0, 1)])}, [simple_view()])
     with pytest.raises(OnlineStoreError) as raised:
-        store.materialize_incremental(T, show_progress=False)
+        store.materialize_incremental(T)
     assert f"127.0.0.1:{port}" in str(raised.value) and "no watermark moved" in str(raised.value)
-    assert "simple" not in store.registry.data["materializations"]
+    assert store.registry.materialization("simple") is None
     with pytest.raises(OnlineStoreError, match=f"{kind} online store .*127.0.0.1:{port}.* failed reading feature view 'simple'"):
         store.get_online_features(["simple:value"], [{"user_id": 1}])
 
 
 def test_registry_apply_resets_watermarks_on_breaking_changes(store):
-    assert store.registry.data["materializations"]["simple"]["watermark"] == T.isoformat()
+    assert store.registry.materialization("simple")["watermark"] == T.isoformat()
     view = simple_view()
     retyped = FeatureView(name="simple", entities=view.entities, source=view.source, ttl=timedelta(days=1),
                           schema=[f for f in view.schema if f.name != "value_text"])  # fmt: skip
     plan = store.apply([retyped])
     assert plan.views_to_rematerialize == ["simple"]
-    assert "simple" not in store.registry.data["materializations"]
-    report = store.materialize_incremental(T, show_progress=False)
+    assert store.registry.materialization("simple") is None
+    report = store.materialize_incremental(T)
     runs = {run.view: run for run in report.runs}
     assert runs["simple"].start is None and runs["pair"].rows == 0, "after a breaking change the next run rebuilds the full history"
     assert store.check_consistency(["simple"]).ok
@@ -132,13 +132,13 @@ def test_a_watermark_belongs_to_its_store(store, tmp_path, project):
     """Pointing the repo at another online store must not inherit the old store's watermarks."""
     import yaml
 
-    assert store.registry.data["materializations"]["simple"]["store_at"].endswith("online.db")
+    assert store.registry.materialization("simple")["store_at"].endswith("online.db")
     config_path = tmp_path / "repo" / "feature_store.yaml"
     config = yaml.safe_load(config_path.read_text())
     config["online_store"] = {"type": "sqlite", "path": "data/elsewhere.db"}
     config_path.write_text(yaml.safe_dump(config))
     moved = FeatureStore(repo_path=tmp_path / "repo")
     assert moved.check_consistency(["simple"]).ok is False, "nothing materialized in the new store yet"
-    report = moved.materialize_incremental(T, ["simple"], show_progress=False)
+    report = moved.materialize_incremental(T, ["simple"])
     assert report.runs[0].start is None and report.rows == 1
     assert moved.get_online_features(["simple:value"], [{"user_id": 1}], as_of=T).to_dict()["value"] == [1]

@@ -13,6 +13,7 @@ from online.helpers import (
     USERS,
     UTC,
     T,
+    layout,
     open_store,
     pair_table,
     pair_view,
@@ -22,8 +23,7 @@ from online.helpers import (
     typed_view,
     write_tables,
 )
-from sqlfeat.consistency import same
-from sqlfeat.online.base import OnlineView
+from sqlfeat.online.consistency import same
 
 
 def assert_identical(online, offline, where: str) -> None:
@@ -46,7 +46,7 @@ def repo(tmp_path, project, online_config):
 
 def test_every_dtype_round_trips_with_nulls_and_arrays(repo):
     store = repo({"typed": typed_table(), "pair": pair_table()}, [typed_view(), pair_view()])
-    report = store.materialize_incremental(T, show_progress=False)
+    report = store.materialize_incremental(T)
     assert [run.rows for run in report.runs] == [USERS, 14]
 
     truth = store.offline_store.fetch_arrow(store.compile_latest_values("typed", T)).sort_by("user_id").to_pylist()
@@ -76,7 +76,7 @@ def test_online_equals_offline_at_materialization_time(repo):
     views = [typed_view(ttl=timedelta(days=2)), pair_view(), simple_view(ttl=timedelta(days=20))]
     rows = [(u, DAY0 + timedelta(days=d, hours=u), u * 100 + d) for u in range(1, 30) for d in (1, 5, 14 + u % 5)]
     store = repo({"typed": typed_table(), "pair": pair_table(), "simple": simple_table(rows)}, views)
-    store.materialize_incremental(T, show_progress=False)
+    store.materialize_incremental(T)
     report = store.check_consistency()
     assert report.ok, report.summary()
     assert {v.view: (v.entities, v.matched) for v in report.views} == {
@@ -84,13 +84,13 @@ def test_online_equals_offline_at_materialization_time(repo):
     }  # fmt: skip
 
     # A value the warehouse never had is caught as a mismatch.
-    layout = OnlineView.from_request(store.project, store._view_request("simple"))
+    simple = layout(store, "simple")
     batch = pa.record_batch({
         "user_id": pa.array([4], pa.int64()), "__sqlfeat_event_ts": pa.array([T], pa.timestamp("us", tz="UTC")),
         "__sqlfeat_created_ts": pa.array([T], pa.timestamp("us", tz="UTC")), "value": pa.array([-7], pa.int64()),
         "value_text": pa.array(["-7"]),
     })  # fmt: skip
-    store.online_store.write_batch(layout, batch)
+    store.online_store.write_batch(simple, batch)
     broken = store.check_consistency(["simple"])
     assert not broken.ok and broken.views[0].mismatched == 1 and "offline=" in broken.summary()
 
@@ -100,7 +100,7 @@ def test_ttl_is_enforced_at_read_time(repo):
     first, second = DAY0 + timedelta(days=1), DAY0 + timedelta(days=3)
     tables = {"simple": simple_table([(1, first, 10), (2, second, 20)]), "forever": simple_table([(1, first, 11)])}
     store = repo(tables, [simple_view(ttl=ttl), simple_view(name="forever")])
-    store.materialize_incremental(T, show_progress=False)
+    store.materialize_incremental(T)
     rows = [{"user_id": 1}, {"user_id": 2}]
     features = ["simple:value", "forever:value_text"]
 
@@ -121,18 +121,18 @@ def test_incremental_first_run_is_full_history_then_only_new_rows(repo, tmp_path
     rows = [(1, old, 1), (2, old, 2), (3, old - timedelta(days=400), 3)]
     store = repo({"simple": simple_table(rows)}, [simple_view(ttl=timedelta(days=30))])
     first_end = datetime(2020, 2, 1, tzinfo=UTC)
-    first = store.materialize_incremental(first_end, show_progress=False)
+    first = store.materialize_incremental(first_end)
     assert first.runs[0].start is None and first.rows == 3
 
     later = datetime(2020, 2, 15, tzinfo=UTC)
     write_tables(tmp_path / "repo", {"simple": simple_table(rows + [(2, later, 22), (4, later, 4)])})
     second_end = datetime(2020, 3, 1, tzinfo=UTC)
-    second = store.materialize_incremental(second_end, show_progress=False)
+    second = store.materialize_incremental(second_end)
     assert second.runs[0].start == first_end and second.rows == 2, "only rows after the watermark"
     got = store.get_online_features(["simple:value"], [{"user_id": u} for u in (1, 2, 3, 4)], as_of=second_end)
     assert got.to_dict()["value"] == [1, 22, None, 4]
     assert store.get_online_features(["simple:value"], [{"user_id": 3}], as_of=old).to_dict()["value"] == [None]
-    record = store.registry.data["materializations"]["simple"]
+    record = store.registry.materialization("simple")
     assert record["watermark"] == second_end.isoformat() and record["rows"] == 2
     assert record["store"] == store.config.online_store["type"]
     assert store.check_consistency().ok
@@ -142,23 +142,23 @@ def test_out_of_order_backfill_never_regresses(repo, tmp_path):
     day = lambda n: DAY0 + timedelta(days=n)
     rows = [(1, day(10), 10), (1, day(20), 20), (2, day(5), 5)]
     store = repo({"simple": simple_table(rows)}, [simple_view()])
-    store.materialize(day(15), day(25), show_progress=False)
-    store.materialize(day(0), day(14), show_progress=False)  # older rows arrive last
+    store.materialize(day(15), day(25))
+    store.materialize(day(0), day(14))  # older rows arrive last
     read = lambda: store.get_online_features(["simple:value_text", "simple:value"], [{"user_id": 1}, {"user_id": 2}]).to_dict()
     assert read()["value"] == [20, 5]
-    assert store.registry.data["materializations"]["simple"]["watermark"] == day(25).isoformat()
+    assert store.registry.materialization("simple")["watermark"] == day(25).isoformat()
 
     # Same event time: the later created time wins, whatever order the runs come in.
     newer = simple_table([(1, day(20), 21)], created=[day(20) + timedelta(hours=1)])
     write_tables(tmp_path / "repo", {"simple": newer})
-    store.materialize(day(15), day(25), show_progress=False)
+    store.materialize(day(15), day(25))
     older = simple_table([(1, day(20), 19)], created=[day(20) - timedelta(hours=1)])
     write_tables(tmp_path / "repo", {"simple": older})
-    store.materialize(day(15), day(25), show_progress=False)
+    store.materialize(day(15), day(25))
     assert read() == {"user_id": [1, 2], "value_text": ["21", "5"], "value": [21, 5]}
 
     # The same rows again (a rerun) change nothing and fail nothing.
-    store.materialize(day(15), day(25), show_progress=False)
+    store.materialize(day(15), day(25))
     assert read()["value"] == [21, 5]
 
 
@@ -166,10 +166,10 @@ def test_teardown_removes_one_view_only(repo):
     rows = [(u, DAY0 + timedelta(days=1), u) for u in range(1, 40)]
     tables = {"simple": simple_table(rows), "other": simple_table(rows)}
     store = repo(tables, [simple_view(), simple_view(name="other")])
-    store.materialize_incremental(T, show_progress=False)
-    layout = OnlineView.from_request(store.project, store._view_request("simple"))
-    store.online_store.teardown(layout)
-    store.online_store.teardown(layout)  # nothing left: still fine
+    store.materialize_incremental(T)
+    simple = layout(store, "simple")
+    store.online_store.teardown(simple)
+    store.online_store.teardown(simple)  # nothing left: still fine
     got = store.get_online_features(["simple:value", "other:value_text"], [{"user_id": 1}, {"user_id": 39}]).to_dict()
     assert got == {"user_id": [1, 39], "value": [None, None], "value_text": ["1", "39"]}
 
@@ -178,7 +178,7 @@ def test_large_reads_across_views_keep_the_row_order(repo):
     """More keys than one read request holds (Redis script chunk, DynamoDB's 100), two views."""
     rows = [(u, DAY0 + timedelta(days=1), u) for u in range(1, 551)]
     store = repo({"simple": simple_table(rows), "other": simple_table(rows[::2])}, [simple_view(), simple_view(name="other")])
-    store.materialize_incremental(T, show_progress=False)
+    store.materialize_incremental(T)
     wanted = [{"user_id": u} for u in range(560, 0, -1)]  # reversed, with 9 unknown users first
     got = store.get_online_features(["simple:value", "other:value_text"], wanted).to_dict()
     assert got["value"] == [u if u <= 550 else None for u in range(560, 0, -1)]
@@ -191,7 +191,7 @@ def test_a_field_added_after_materializing_reads_as_null_until_rematerialized(re
 
     rows = [(u, DAY0 + timedelta(days=1), u) for u in range(1, 4)]
     store = repo({"simple": simple_table(rows)}, [simple_view()])
-    store.materialize_incremental(T, show_progress=False)
+    store.materialize_incremental(T)
     view = simple_view()
     grown = type(view)(name="simple", entities=view.entities, source=view.source,
                        schema=[*view.schema, Field("user_id_copy", Int64)])  # fmt: skip
@@ -201,5 +201,5 @@ def test_a_field_added_after_materializing_reads_as_null_until_rematerialized(re
     got = store.get_online_features(["simple:value", "simple:user_id_copy"], [{"user_id": 2}], as_of=T).to_dict()
     assert got == {"user_id": [2], "value": [2], "user_id_copy": [None]}
     assert not store.check_consistency().ok, "consistency notices the field is missing online"
-    store.materialize(DAY0, T, show_progress=False)
+    store.materialize(DAY0, T)
     assert store.check_consistency().ok

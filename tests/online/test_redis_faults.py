@@ -1,4 +1,4 @@
-"""Seed pitfall 3: Redis dies in the middle of a materialization.
+"""Redis dies in the middle of a materialization.
 
 A test-owned ``redis-server`` (append-only file, fsync on every write, so what it acknowledged
 survives a SIGKILL) is killed between two batches; afterwards no entity may hold a mix of old and
@@ -16,7 +16,7 @@ import pytest
 
 from online.conftest import free_port, unavailable
 from online.helpers import DAY0, T, open_store, simple_table, simple_view
-from sqlfeat import materialize as materialization
+from sqlfeat.online import materialize as materialization
 from sqlfeat.errors import OnlineStoreError
 from sqlfeat.registry import Registry
 
@@ -69,19 +69,19 @@ def test_redis_killed_between_batches(tmp_path, project, own_redis):
     online = {"type": "redis", "connection_string": f"127.0.0.1:{port}"}
     store = open_store(tmp_path / "repo", project, online, {"simple": simple_table(old + new)}, [simple_view()])
     first_end = DAY0 + timedelta(days=1, hours=12)
-    store.materialize(DAY0, first_end, show_progress=False)
+    store.materialize(DAY0, first_end)
 
-    def kill_after_first_batch(view: str, batches: int, rows: int) -> None:
-        if batches == 1:
+    def kill_after_first_batch(report, run) -> None:
+        if run is not None and run.batches == 1:
             servers[-1].kill()
             servers[-1].wait()
 
     with pytest.raises(OnlineStoreError, match="no watermark moved") as failure:
         materialization.materialize_incremental(
-            store, T, show_progress=False, batch_rows=100, on_batch=kill_after_first_batch
+            store, T, batch_rows=100, on_progress=kill_after_first_batch
         )
     assert f"127.0.0.1:{port}" in str(failure.value) and "simple" in str(failure.value)
-    on_disk = Registry(store.config.registry_path, store.project).data["materializations"]["simple"]
+    on_disk = Registry(store.config.registry_path, store.project).materialization("simple")
     assert on_disk["watermark"] == first_end.isoformat(), "a failed run must not move the watermark"
 
     start()  # the same port and append-only file: what Redis acknowledged is back
@@ -95,7 +95,7 @@ def test_redis_killed_between_batches(tmp_path, project, own_redis):
         states.append(value > 1_000)
     assert 0 < sum(states) < USERS, "the kill landed mid-run: some entities new, the rest still old"
 
-    store.materialize_incremental(T, show_progress=False)
+    store.materialize_incremental(T)
     report = store.check_consistency()
     assert report.ok and report.views[0].matched == USERS, report.summary()
     values = store.get_online_features(["simple:value"], [{"user_id": u} for u in range(1, USERS + 1)], as_of=T)
@@ -116,7 +116,7 @@ def test_redis_killed_in_the_middle_of_a_batch(tmp_path, project, own_redis):
     online = {"type": "redis", "connection_string": f"127.0.0.1:{port}"}
     store = open_store(tmp_path / "repo", project, online, {"simple": simple_table(old + new)}, [simple_view()])
     first_end = DAY0 + timedelta(days=1, hours=12)
-    store.materialize(DAY0, first_end, show_progress=False)
+    store.materialize(DAY0, first_end)
     watcher = redis.Redis(port=port)
     watcher.config_resetstat()
     done = threading.Event()
@@ -131,7 +131,7 @@ def test_redis_killed_in_the_middle_of_a_batch(tmp_path, project, own_redis):
     thread = threading.Thread(target=kill_once_writing, daemon=True)
     thread.start()
     with pytest.raises(OnlineStoreError, match="no watermark moved"):
-        store.materialize_incremental(T, show_progress=False)
+        store.materialize_incremental(T)
     done.set()
     thread.join()
     servers[-1].wait()
@@ -151,5 +151,5 @@ def test_redis_killed_in_the_middle_of_a_batch(tmp_path, project, own_redis):
         fresh += is_new
     assert 0 < fresh < users, f"{fresh} of {users} entities were updated before the kill"
 
-    store.materialize_incremental(T, show_progress=False)
+    store.materialize_incremental(T)
     assert store.check_consistency(sample=2_000).ok

@@ -1,4 +1,4 @@
-"""The seed's feature definitions: a Feast repo's file with `feast` replaced by `sqlfeat`."""
+"""Example feature definitions: a Feast repo's file with `feast` replaced by `sqlfeat`."""
 
 from datetime import timedelta
 

@@ -14,21 +14,16 @@ from datetime import datetime, timedelta
 from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
+from sqlfeat.compiler import plan_retrieval, plan_view
 from sqlfeat.compiler.plan import split_reference
+from sqlfeat.definitions import Entity, FeatureView
 from sqlfeat.definitions.aggregation import COUNTING
 from sqlfeat.errors import EntityRowError, FeatureReferenceError
-from sqlfeat.online.base import OnlineView, entity_key, to_micros
+from sqlfeat.online.base import OnlineStore, OnlineView, entity_key, to_micros
+from sqlfeat.types import UNDECLARED_KEY_TYPES, Family, FeatureType
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from sqlfeat.store import FeatureStore
-
-# Python types accepted for a join key of each declared dtype (None: undeclared).
-_KEY_TYPES: dict[str | None, tuple[type, ...]] = {
-    "Int32": (int,), "Int64": (int,), "String": (str,), "Bytes": (bytes,), "UnixTimestamp": (datetime,),
-    None: (int, str, bytes),
-}  # fmt: skip
 
 
 class OnlineResponse:
@@ -68,11 +63,12 @@ class ServingPlan:
     output_order: tuple[str, ...]
 
 
-def build_plan(store: FeatureStore, features: Sequence[str], full_feature_names: bool) -> ServingPlan:
-    from sqlfeat.compiler import plan_retrieval
-
-    registry = store._applied()
-    plan = plan_retrieval(list(features), registry.feature_views(), registry.entities(), full_feature_names)
+def build_plan(
+    project: str, views_by_name: Mapping[str, FeatureView], entities: Mapping[str, Entity], features: Sequence[str],
+    full_feature_names: bool,
+) -> ServingPlan:  # fmt: skip
+    """Resolve ``features`` once (checked against the registered views) into what reads need."""
+    plan = plan_retrieval(list(features), views_by_name, entities, full_feature_names)
     views = []
     for request in plan.views:
         if not request.view.online:
@@ -80,7 +76,7 @@ def build_plan(store: FeatureStore, features: Sequence[str], full_feature_names:
                 f"feature view {request.name!r} has online=False, so it is never materialized; set "
                 "online=True and run `sqlfeat apply` and `sqlfeat materialize-incremental`"
             )
-        layout = OnlineView.from_request(store.project, store._view_request(request.name))
+        layout = OnlineView.from_request(project, plan_view(request.name, views_by_name, entities))
         counting = frozenset(a.name for a in request.aggregations if a.function in COUNTING)
         views.append(ServingView(layout, tuple(f.name for f in request.features), request.output_names, counting))
     order = []
@@ -108,17 +104,17 @@ def _rows(entity_rows: Any) -> list[Mapping[str, Any]]:
     return rows
 
 
-def _key_value(value: Any, key: str, dtype_name: str | None, view: str, index: int) -> Any:
-    accepted = _KEY_TYPES.get(dtype_name)
-    if accepted is None:
-        raise EntityRowError(f"join key {key!r} of feature view {view!r} is {dtype_name}, which online keys cannot be")
+def _key_value(value: Any, key: str, dtype: FeatureType | None, view: str, index: int) -> Any:
+    accepted = UNDECLARED_KEY_TYPES if dtype is None else dtype.key_types
+    if not accepted:
+        raise EntityRowError(f"join key {key!r} of feature view {view!r} is {dtype}, which online keys cannot be")
     if type(value) in accepted:
         return value
     if int in accepted and isinstance(value, Integral) and not isinstance(value, bool):
         return int(value)  # numpy integers
     if isinstance(value, accepted) and not isinstance(value, bool):
         return value
-    wanted = dtype_name or " or ".join(t.__name__ for t in accepted)
+    wanted = dtype.name if dtype is not None else " or ".join(t.__name__ for t in accepted)
     hint = f"; pass int({value!r})" if int in accepted and isinstance(value, str) and value.lstrip("-").isdigit() else ""
     raise EntityRowError(
         f"entity row {index}: join key {key!r} of feature view {view!r} must be {wanted}, got "
@@ -135,10 +131,10 @@ def _fast_keys(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str] | N
         values = [row[key] for row in rows]
     except (KeyError, TypeError):
         return None  # the checked path names the problem
-    name = None if dtype is None else dtype.name
-    if name in (None, "Int64", "Int32") and all(type(v) is int for v in values):
+    family = None if dtype is None else dtype.family
+    if family in (None, Family.INTEGER) and all(type(v) is int for v in values):
         return [str(v) for v in values]
-    if name in (None, "String") and all(type(v) is str for v in values):
+    if family in (None, Family.STRING) and all(type(v) is str for v in values):
         return values
     return None
 
@@ -148,7 +144,7 @@ def encode_rows(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str]:
     fast = _fast_keys(view, rows)
     if fast is not None:
         return fast
-    dtypes = [None if d is None else d.name for d in view.key_dtypes]
+    dtypes = view.key_dtypes
     keys = []
     for index, row in enumerate(rows):
         try:
@@ -168,10 +164,9 @@ def encode_rows(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str]:
 
 
 def read_plan(
-    store: FeatureStore, plan: ServingPlan, rows: list[Mapping[str, Any]], as_of: datetime | None = None
+    online: OnlineStore, plan: ServingPlan, rows: list[Mapping[str, Any]], as_of: datetime | None = None
 ) -> tuple[dict[str, list[Any]], dict[str, list[int | None]]]:
     """Every output column, and per view each row's stored event time (``None``: no record)."""
-    online = store.online_store
     now = to_micros(as_of) if as_of is not None else time.time_ns() // 1_000
     columns: dict[str, list[Any]] = {}
     stamps: dict[str, list[int | None]] = {}
@@ -197,13 +192,10 @@ def read_plan(
 
 
 def get_online_features(
-    store: FeatureStore,
-    plan: ServingPlan,
-    entity_rows: Any,
-    as_of: datetime | None = None,
+    online: OnlineStore, plan: ServingPlan, entity_rows: Any, as_of: datetime | None = None
 ) -> OnlineResponse:
     rows = _rows(entity_rows)
-    features, _ = read_plan(store, plan, rows, as_of)
+    features, _ = read_plan(online, plan, rows, as_of)
     columns: dict[str, list[Any]] = {}
     for key in plan.join_keys:
         columns[key] = [row.get(key) for row in rows]

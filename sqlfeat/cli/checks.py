@@ -1,7 +1,7 @@
 """CI and catalog commands: ``sqlfeat check``, ``sqlfeat docs generate``, ``sqlfeat docs serve``.
 
-Registered on the `sqlfeat` group by one import at the bottom of cli.py. ``check`` exits 0 when
-clean (warnings allowed), 1 when a check fails, 2 on a usage or configuration error.
+``check`` exits 0 when clean (warnings allowed), 1 when a check fails, 2 on a usage or
+configuration error (the group's handler turns a ConfigError into exit 2).
 """
 
 from __future__ import annotations
@@ -11,18 +11,16 @@ from pathlib import Path
 
 import click
 
-from sqlfeat.checks import ALL_DIALECTS
-from sqlfeat.cli import _console, _store, cli
+from sqlfeat.cli.app import console as _console
+from sqlfeat.cli.app import open_store as _store
+from sqlfeat.warehouses import WAREHOUSES
+
+ALL_DIALECTS = tuple(WAREHOUSES)
 
 _PATH = click.Path(file_okay=False, path_type=Path)
 
 
-def _config_error(err: Exception) -> None:
-    click.secho(f"Error: {err}", fg="red", err=True)
-    sys.exit(2)
-
-
-@cli.command("check")
+@click.command("check")
 @click.option(
     "--dialect", "-d", "dialects", multiple=True, type=click.Choice([*ALL_DIALECTS, "all"]),
     help="Also compile for this dialect (repeatable; `all` for the four). The offline store's own always runs.",
@@ -47,17 +45,13 @@ def check(ctx, dialects, state, target_path, no_data, allow_breaking, warn_error
     """
     from sqlfeat.checks import CheckOptions, run_checks
     from sqlfeat.checks.report import github_annotations, junit_xml, print_report
-    from sqlfeat.errors import ConfigError
 
     options = CheckOptions(
         dialects=tuple(dialects), state=state, target=target_path, data=not no_data,
         allow_breaking=allow_breaking, warn_error=warn_error,
     )
-    try:
-        with _store(ctx) as store:
-            run = run_checks(store, options)
-    except ConfigError as err:
-        _config_error(err)
+    with _store(ctx) as store:
+        run = run_checks(store, options)
     if output_format == "github":
         for line in github_annotations(run):
             click.echo(line)
@@ -68,7 +62,7 @@ def check(ctx, dialects, state, target_path, no_data, allow_breaking, warn_error
     sys.exit(run.exit_code)
 
 
-@cli.group("docs")
+@click.group("docs")
 def docs() -> None:
     """The feature catalog: a static HTML site of every entity, view and feature."""
 
@@ -81,12 +75,8 @@ def docs() -> None:
 def docs_generate(ctx, output, dialects) -> None:
     """Write the catalog: views, features, lineage, compiled SQL, freshness from the last check."""
     from sqlfeat.catalog import generate_catalog
-    from sqlfeat.errors import ConfigError
 
-    try:
-        index = generate_catalog(_store(ctx), output, tuple(dialects))
-    except ConfigError as err:
-        _config_error(err)
+    index = generate_catalog(_store(ctx), output, tuple(dialects))
     click.echo(f"Catalog written to {index}\n\n  sqlfeat docs serve    # then open the address it prints")
 
 
@@ -98,16 +88,15 @@ def docs_generate(ctx, output, dialects) -> None:
 def docs_serve(ctx, port, host, output) -> None:
     """Serve the catalog over HTTP (generating it first if it is missing) until Ctrl-C."""
     from sqlfeat.catalog import generate_catalog, serve_catalog
-    from sqlfeat.errors import ConfigError
 
-    try:
-        if output is None:
-            output = _store(ctx).repo_path / "target" / "catalog"
-        if not (output / "index.html").is_file():
-            generate_catalog(_store(ctx), output)
-    except ConfigError as err:
-        _config_error(err)
+    if output is None:
+        output = _store(ctx).repo_path / "target" / "catalog"
+    if not (output / "index.html").is_file():
+        generate_catalog(_store(ctx), output)
     try:
         serve_catalog(output, host, port, ready=lambda url: click.echo(f"Serving {output} at {url} (Ctrl-C to stop)"))
     except OSError as err:
         raise click.UsageError(f"cannot listen on {host}:{port}: {err.strerror}; pick another --port") from None
+
+
+COMMANDS = [check, docs]

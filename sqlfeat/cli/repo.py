@@ -1,68 +1,19 @@
-"""The `sqlfeat` command: thin commands, each one call into FeatureStore (imports stay lazy)."""
+"""Repo and offline commands: init, apply, plan, list, describe, compile, get-historical-features,
+quickstart. Each is one call into FeatureStore."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-EPILOG = """\b
-A first run:
-  sqlfeat quickstart                 build a demo repo and a training set in seconds
-  sqlfeat init my_store && cd my_store/feature_repo
-  sqlfeat apply                      register every definition in *.py
-  sqlfeat compile --features user_clicks_30d:click_count --dialect duckdb
-"""
+from sqlfeat.cli.app import console as _console
+from sqlfeat.cli.app import feature_list as _features
+from sqlfeat.cli.app import open_store as _store
+from sqlfeat.warehouses import WAREHOUSES
 
 
-def _store(ctx: click.Context):
-    from sqlfeat.store import FeatureStore
-
-    return FeatureStore(repo_path=ctx.obj["chdir"])
-
-
-def _features(value: tuple[str, ...]) -> list[str]:
-    return [f.strip() for item in value for f in item.split(",") if f.strip()]
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True)
-
-
-class SqlfeatGroup(click.Group):
-    """Turns sqlfeat's own errors into one red line naming the problem, exit status 1."""
-
-    def invoke(self, ctx: click.Context):
-        from sqlfeat.errors import SqlfeatError
-
-        try:
-            return super().invoke(ctx)
-        except SqlfeatError as err:
-            click.secho(f"Error: {err}", fg="red", err=True)
-            sys.exit(1)
-
-
-@click.group(cls=SqlfeatGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--chdir", "-C", type=click.Path(file_okay=False), default=None,
-    help="Feature repo to use (the folder with feature_store.yaml). Default: the current folder.",
-)
-@click.version_option(package_name="sqlfeat")
-@click.pass_context
-def cli(ctx: click.Context, chdir: str | None) -> None:
-    """sqlfeat: define features once, get point-in-time SQL for every warehouse.
-
-    Definitions use Feast's names (Entity, FeatureView, FileSource...); sqlfeat compiles them
-    into SQL that runs inside your warehouse, and prints that SQL for you to read.
-    """
-    ctx.ensure_object(dict)
-    ctx.obj["chdir"] = chdir
-
-
-@cli.command()
+@click.command()
 @click.argument("name")
 def init(name: str) -> None:
     """Create NAME/feature_repo: feature_store.yaml, example definitions and sample data."""
@@ -84,7 +35,7 @@ def _print_plan(plan, console) -> None:
         console.print(f"[bold red]Re-materialize after apply:[/] {views} (their online values no longer match)")
 
 
-@cli.command()
+@click.command()
 @click.pass_context
 def apply(ctx: click.Context) -> None:
     """Validate every definition file and write the registry (adds, changes, removes)."""
@@ -95,14 +46,14 @@ def apply(ctx: click.Context) -> None:
     console.print(f"Registry written to {store.config.registry_path}")
 
 
-@cli.command()
+@click.command()
 @click.pass_context
 def plan(ctx: click.Context) -> None:
     """Show what `apply` would add, change or remove, and which views need re-materializing."""
     _print_plan(_store(ctx).plan(), _console())
 
 
-@cli.command("list")
+@click.command("list")
 @click.pass_context
 def list_(ctx: click.Context) -> None:
     """List registered entities, feature views and their features."""
@@ -124,7 +75,7 @@ def list_(ctx: click.Context) -> None:
     console.print(entities)
 
 
-@cli.command()
+@click.command()
 @click.argument("view")
 @click.pass_context
 def describe(ctx: click.Context, view: str) -> None:
@@ -137,10 +88,10 @@ def describe(ctx: click.Context, view: str) -> None:
     click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
 
 
-@cli.command("compile")
+@click.command("compile")
 @click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
 @click.option(
-    "--dialect", "-d", type=click.Choice(["duckdb", "postgres", "bigquery", "snowflake"]), default=None,
+    "--dialect", "-d", type=click.Choice(list(WAREHOUSES)), default=None,
     help="SQL dialect to print. Default: the repo's offline_store type.",
 )
 @click.option("--spine-table", default=None, help="Table holding the entity rows. Default: entity_df.")
@@ -165,7 +116,7 @@ def compile_(ctx, features, dialect, spine_table, spine_query, timestamp_column,
     click.echo(sql + ";")
 
 
-@cli.command("get-historical-features")
+@click.command("get-historical-features")
 @click.option("--entity-df", required=True, type=click.Path(exists=True, dir_okay=False), help="Spine: parquet or CSV.")
 @click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output parquet file.")
@@ -185,7 +136,7 @@ def get_historical_features(ctx, entity_df, features, out, sql_out, full_feature
     click.echo(f"Wrote {len(frame)} rows x {len(frame.columns)} columns to {out}")
 
 
-@cli.command()
+@click.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--rows", default=5_000, show_default=True, help="Spine rows to build.")
 def quickstart(directory: str | None, rows: int) -> None:
@@ -217,13 +168,4 @@ def quickstart(directory: str | None, rows: int) -> None:
                       f"{view.as_of:%Y-%m-%d %H:%M} UTC ({share:.0f}%), {view.mismatched} mismatched, {view.missing} missing")
 
 
-from sqlfeat import cli_online  # noqa: E402,F401 - registers the online commands
-from sqlfeat import cli_checks  # noqa: E402,F401 - registers check and docs
-
-
-def main() -> None:
-    cli(prog_name="sqlfeat")
-
-
-if __name__ == "__main__":
-    main()
+COMMANDS = [init, apply, plan, list_, describe, compile_, get_historical_features, quickstart]

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlfeat.materialize import online_views, watermark
+from sqlfeat.compiler import plan_view
+from sqlfeat.online.materialize import online_views, watermark
+from sqlfeat.online.serving import build_plan, read_plan
 
 if TYPE_CHECKING:
-    from sqlfeat.store import FeatureStore
+    from sqlfeat.online.materialize import StoreSurface
 
 MAX_EXAMPLES = 5
 
@@ -76,17 +78,17 @@ def same(offline: Any, online: Any) -> bool:
     return offline == online
 
 
-def _check_view(store: FeatureStore, name: str, sample: int | None, seed: int) -> ViewConsistency:
+def _check_view(store: StoreSurface, name: str, sample: int | None, seed: int) -> ViewConsistency:
     import numpy as np
     import pandas as pd
-
-    from sqlfeat.serving import build_plan, read_plan
 
     as_of = watermark(store, name)
     result = ViewConsistency(name, as_of)
     if as_of is None:
         return result
-    request = store._view_request(name)
+    registry = store.registry
+    views, entities = registry.feature_views(), registry.entities()
+    request = plan_view(name, views, entities)
     keys = store.offline_store.fetch_arrow(store.compile_latest_values(name, as_of)).select(list(request.join_keys))
     if sample is not None and keys.num_rows > sample:
         rows = np.sort(np.random.default_rng(seed).choice(keys.num_rows, sample, replace=False))
@@ -98,9 +100,9 @@ def _check_view(store: FeatureStore, name: str, sample: int | None, seed: int) -
     spine = keys.to_pandas()
     spine["event_timestamp"] = pd.Timestamp(as_of)
     offline = store.get_historical_features(spine, references, full_feature_names=True).to_arrow()
-    plan = build_plan(store, references, full_feature_names=True)
+    plan = build_plan(store.project, views, entities, references, full_feature_names=True)
     entity_rows = keys.to_pylist()
-    online, stamps = read_plan(store, plan, entity_rows, as_of)
+    online, stamps = read_plan(store.online_store, plan, entity_rows, as_of)
     outputs = plan.views[0].outputs
     expected = {output: offline.column(output).to_pylist() for output in outputs}
     for index, row in enumerate(entity_rows):
@@ -125,7 +127,7 @@ def _check_view(store: FeatureStore, name: str, sample: int | None, seed: int) -
 
 
 def check_consistency(
-    store: FeatureStore, feature_views: Sequence[str] | None = None, sample: int | None = None, seed: int = 0
+    store: StoreSurface, feature_views: Sequence[str] | None = None, sample: int | None = None, seed: int = 0
 ) -> ConsistencyReport:
     """Compare online and offline values for every online view (or the named ones)."""
     return ConsistencyReport([_check_view(store, name, sample, seed) for name in online_views(store, feature_views)])

@@ -1,19 +1,20 @@
 """Online commands: materialize, materialize-incremental, get-online-features, consistency.
 
-Registered on the `sqlfeat` group by one import at the bottom of cli.py; each command is one call
-into FeatureStore.
+Each command is one call into FeatureStore; the progress bar and the summary are drawn here.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
 import click
 
-from sqlfeat.cli import _features, _store, cli
+from sqlfeat.cli.app import console, feature_list as _features, open_store as _store
 
 _WHEN_HELP = "ISO 8601 (2024-02-01, 2024-02-01T12:00:00+08:00) or 'now'; without a zone: UTC."
 
@@ -59,7 +60,27 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-@cli.command("materialize")
+@contextmanager
+def _progress_bar() -> Iterator[Callable]:
+    """A rich progress bar (views done, rows written) fed by materialization's progress hook."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("views"),
+        TextColumn("{task.fields[rows]:>12,} rows"), TimeElapsedColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=console(), transient=False) as progress:
+        task = progress.add_task("materializing", total=None, rows=0)
+
+        def on_progress(report, run) -> None:
+            done = sum(1 for r in report.runs if r.done)
+            description = run.view if run is not None else ("done" if report.finished else "materializing")
+            progress.update(task, total=len(report.runs), completed=done, rows=report.rows, description=description)
+
+        yield on_progress
+
+
+@click.command("materialize")
 @click.argument("start")
 @click.argument("end")
 @click.option("--views", "-v", multiple=True, help="Feature views to materialize. Default: every online view.")
@@ -71,19 +92,23 @@ def materialize(ctx: click.Context, start: str, end: str, views: tuple[str, ...]
     Example:
       sqlfeat materialize 2024-01-01 2024-02-01 -v user_clicks_30d
     """
-    _store(ctx).materialize(_when(start), _when(end), list(views) or None)
+    with _progress_bar() as on_progress:
+        report = _store(ctx).materialize(_when(start), _when(end), list(views) or None, on_progress=on_progress)
+    console().print(report.summary(), markup=False)
 
 
-@cli.command("materialize-incremental")
+@click.command("materialize-incremental")
 @click.argument("end")
 @click.option("--views", "-v", multiple=True, help="Feature views to materialize. Default: every online view.")
 @click.pass_context
 def materialize_incremental(ctx: click.Context, end: str, views: tuple[str, ...]) -> None:
     """Continue every view from its last materialization up to END (a new view: its full history)."""
-    _store(ctx).materialize_incremental(_when(end), list(views) or None)
+    with _progress_bar() as on_progress:
+        report = _store(ctx).materialize_incremental(_when(end), list(views) or None, on_progress=on_progress)
+    console().print(report.summary(), markup=False)
 
 
-@cli.command("get-online-features")
+@click.command("get-online-features")
 @click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
 @click.option(
     "--entity", "-e", "entities", multiple=True, required=True,
@@ -102,7 +127,7 @@ def get_online_features(ctx: click.Context, features, entities, full_feature_nam
     click.echo(json.dumps(response.to_dict(), indent=2, default=_jsonable))
 
 
-@cli.command("consistency")
+@click.command("consistency")
 @click.option("--views", "-v", multiple=True, help="Feature views to check. Default: every online view.")
 @click.option("--sample", type=int, default=None, help="Check this many random entities per view. Default: all.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
@@ -116,3 +141,6 @@ def consistency(ctx: click.Context, views: tuple[str, ...], sample: int | None, 
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
+
+
+COMMANDS = [materialize, materialize_incremental, get_online_features, consistency]

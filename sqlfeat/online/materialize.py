@@ -1,0 +1,209 @@
+"""Materialization: run each view's latest-values SQL in the warehouse and stream it online.
+
+The contract (docs/online-stores.md, "Materialization guarantees"):
+
+- ``materialize(start, end)`` covers rows with event time in [start, end];
+  ``materialize_incremental(end)`` continues from each view's watermark and, for a view never
+  materialized into this online store, covers its whole history (never a silent ``now - ttl``).
+- Every store writes one entity's features of one view as one record, atomically, and only when
+  the row is at least as new as the stored one, so reruns and out-of-order backfills converge.
+- Watermarks move only after every view of the run succeeded; they are written to a freshly read
+  registry, and not at all for a view whose definition changed meanwhile.
+
+Nothing here prints: progress goes to an ``on_progress`` callback (the CLI draws a bar from it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlfeat.compiler import plan_view
+from sqlfeat.errors import FeatureReferenceError, OnlineStoreError, UsageError, WarehouseError
+from sqlfeat.online.base import OnlineView
+
+if TYPE_CHECKING:
+    from sqlfeat.definitions import FeatureView
+    from sqlfeat.online.base import OnlineStore
+    from sqlfeat.registry import Registry
+    from sqlfeat.repo import RepoConfig
+    from sqlfeat.warehouses.base import OfflineStore
+
+DEFAULT_BATCH_ROWS = 100_000
+
+
+class StoreSurface(Protocol):
+    """The part of ``FeatureStore``'s public surface the online side uses."""
+
+    config: RepoConfig
+
+    @property
+    def project(self) -> str: ...
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def offline_store(self) -> OfflineStore: ...
+    @property
+    def online_store(self) -> OnlineStore: ...
+    def refresh_registry(self) -> None: ...
+    def list_feature_views(self) -> list[FeatureView]: ...
+    def get_feature_view(self, name: str) -> FeatureView: ...
+    def compile_latest_values(self, view: str, end: datetime, start: datetime | None = None) -> str: ...
+    def get_historical_features(self, entity_df: Any, features: Sequence[str], full_feature_names: bool = False) -> Any: ...
+
+
+@dataclass
+class ViewRun:
+    """One view's share of a run: the range it covered and what it wrote."""
+
+    view: str
+    start: datetime | None
+    end: datetime
+    rows: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    note: str = ""
+    done: bool = False
+
+
+@dataclass
+class MaterializationReport:
+    store_type: str
+    runs: list[ViewRun] = field(default_factory=list)
+    seconds: float = 0.0
+    finished: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(run.rows for run in self.runs)
+
+    def summary(self) -> str:
+        lines = []
+        for run in self.runs:
+            since = run.start.isoformat() if run.start else "the beginning"
+            line = f"{run.view}: {run.rows:,} entities from {since} to {run.end.isoformat()} in {run.seconds:.2f} s"
+            lines.append(line + (f" ({run.note})" if run.note else ""))
+        rate = f" ({self.rows / self.seconds:,.0f} rows/s)" if self.seconds > 0 and self.rows else ""
+        lines.append(
+            f"Materialized {self.rows:,} rows of {len(self.runs)} feature views into {self.store_type} "
+            f"in {self.seconds:.2f} s{rate}"
+        )
+        return "\n".join(lines)
+
+
+# Called when a run starts (run None), after every batch written and when a view is done (its
+# run), and once at the end (run None, report.finished True).
+ProgressHook = Callable[[MaterializationReport, "ViewRun | None"], None]
+
+
+def as_utc(value: datetime, what: str) -> datetime:
+    """An aware UTC datetime; a naive one is taken as UTC."""
+    if not isinstance(value, datetime):
+        raise UsageError(f"{what} must be a datetime, got {type(value).__name__} {value!r}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def online_views(store: StoreSurface, names: Sequence[str] | None) -> list[str]:
+    """The views to materialize: the named ones (each must be online), or every online view."""
+    if names is None:
+        return [view.name for view in store.list_feature_views() if view.online]
+    if isinstance(names, str):
+        names = [names]
+    for name in names:
+        if not store.get_feature_view(name).online:
+            raise FeatureReferenceError(
+                f"feature view {name!r} has online=False; set online=True and run `sqlfeat apply` to "
+                "materialize it"
+            )
+    return list(dict.fromkeys(names))
+
+
+def watermark(store: StoreSurface, view: str) -> datetime | None:
+    """How far ``view`` is materialized in the configured online store (``None``: not at all)."""
+    return store.registry.watermark(view, store.online_store.describe())
+
+
+def materialize(
+    store: StoreSurface, start: datetime, end: datetime, feature_views: Sequence[str] | None = None, *,
+    batch_rows: int = DEFAULT_BATCH_ROWS, on_progress: ProgressHook | None = None,
+) -> MaterializationReport:  # fmt: skip
+    start, end = as_utc(start, "start_date"), as_utc(end, "end_date")
+    if start > end:
+        raise UsageError(f"start_date {start.isoformat()} is after end_date {end.isoformat()}")
+    runs = [ViewRun(name, start, end) for name in online_views(store, feature_views)]
+    return _run(store, runs, batch_rows, on_progress)
+
+
+def materialize_incremental(
+    store: StoreSurface, end: datetime, feature_views: Sequence[str] | None = None, *,
+    batch_rows: int = DEFAULT_BATCH_ROWS, on_progress: ProgressHook | None = None,
+) -> MaterializationReport:  # fmt: skip
+    end = as_utc(end, "end_date")
+    # No watermark: the full history (start None), never `now - ttl`.
+    runs = [ViewRun(name, watermark(store, name), end) for name in online_views(store, feature_views)]
+    return _run(store, runs, batch_rows, on_progress)
+
+
+def _run(
+    store: StoreSurface, runs: list[ViewRun], batch_rows: int, on_progress: ProgressHook | None
+) -> MaterializationReport:
+    notify = on_progress or (lambda report, run: None)
+    online = store.online_store
+    registry = store.registry
+    report = MaterializationReport(store.config.online_store.get("type", "sqlite"), runs)
+    fingerprints = {run.view: registry.fingerprint_of("feature_views", run.view) for run in runs}
+    views, entities = registry.feature_views(), registry.entities()
+    started = time.perf_counter()
+    notify(report, None)
+    for run in runs:
+        if run.start is not None and run.start > run.end:
+            run.note, run.done = f"already materialized up to {run.start.isoformat()}", True
+            notify(report, run)
+            continue
+        view_started = time.perf_counter()
+        layout = OnlineView.from_request(store.project, plan_view(run.view, views, entities))
+        sql = store.compile_latest_values(run.view, run.end, run.start)
+        try:
+            for batch in store.offline_store.fetch_batches(sql, batch_rows):
+                run.rows += online.write_batch(layout, batch)
+                run.batches += 1
+                notify(report, run)
+        except (OnlineStoreError, WarehouseError) as err:
+            failed = type(err)(
+                f"{err}\nMaterialization stopped in feature view {run.view!r} after {run.rows:,} rows; "
+                "no watermark moved. Rerun the same command: it converges."
+            )
+            if isinstance(err, WarehouseError):
+                failed.sql = err.sql
+            raise failed from err
+        run.seconds, run.done = time.perf_counter() - view_started, True
+        notify(report, run)
+    report.seconds = time.perf_counter() - started
+    _record(store, report, fingerprints)
+    report.finished = True
+    notify(report, None)
+    return report
+
+
+def _record(store: StoreSurface, report: MaterializationReport, fingerprints: dict[str, str | None]) -> None:
+    """Move the watermarks of a run that fully succeeded, in the registry as it is on disk now."""
+    store.refresh_registry()
+    registry = store.registry
+    where = store.online_store.describe()
+    for run in report.runs:
+        if run.note:
+            continue
+        if registry.fingerprint_of("feature_views", run.view) != fingerprints[run.view]:
+            run.note = "its definition changed during the run: watermark not moved; rerun"
+            continue
+        registry.record_materialization(
+            run.view, store=report.store_type, store_at=where, start=run.start, end=run.end, rows=run.rows,
+            seconds=run.seconds,
+        )  # fmt: skip
+    registry.save()
+    store.refresh_registry()
