@@ -36,10 +36,16 @@ __all__ = [
 
 
 class SqlfeatError(Exception):
-    """Base class of every error sqlfeat raises deliberately."""
+    """Base class of every error sqlfeat raises deliberately. Its message is redacted when the
+    error is made (no password of the configuration, none inside a URL), so no caller can leak it."""
 
     #: The CLI's exit status for this error: 1 a run or check failed, 2 usage or configuration.
     exit_code = 1
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        from sqlfeat.redact import redact
+
+        super().__init__(redact(message), *args)
 
 
 class UsageError(SqlfeatError):
@@ -80,8 +86,10 @@ class WarehouseError(SqlfeatError):
     """The warehouse failed to run compiled SQL; ``sql`` is the statement that failed, if any."""
 
     def __init__(self, message: str, sql: str | None = None) -> None:
+        from sqlfeat.redact import redact
+
         super().__init__(message)
-        self.sql = sql
+        self.sql = redact(sql) if sql is not None else None
 
 
 class OnlineStoreError(SqlfeatError):

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlfeat.definitions import DataSource, Entity, FeatureView, fingerprint, source_from_spec
 from sqlfeat.errors import RegistryError
@@ -24,8 +26,23 @@ _LOADERS = {"entities": Entity.from_spec, "data_sources": source_from_spec, "fea
 _SINGULAR = {"entities": "entity", "data_sources": "data source", "feature_views": "feature view"}
 
 
+# How long an apply or a materialization waits for another one to release the registry.
+LOCK_TIMEOUT_SECONDS = 120
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class OnlineTarget(NamedTuple):
+    """Where materialized values live: the project (its key prefix) and the online store (host,
+    port, database, path or table: never a secret). A watermark belongs to one target."""
+
+    project: str
+    store: str
+
+    def describe(self) -> str:
+        return f"{self.store} (project {self.project})"
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,11 @@ class Change:
 class RegistryPlan:
     changes: list[Change] = field(default_factory=list)
     specs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Things apply does not change but the user must know (the online store changed...).
+    notices: list[str] = field(default_factory=list)
+    # The definitions' fingerprints this plan was made against: apply refuses to write over
+    # definitions that changed meanwhile (another apply ran).
+    based_on: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -74,25 +96,71 @@ def _fields(spec: dict[str, Any]) -> dict[str, str]:
 
 
 class Registry:
-    """The JSON registry file of one project."""
+    """The JSON registry file of one project.
+
+    Reads see the file as it was when the object was made (or last reloaded). Every write goes
+    through ``transaction()``: under an exclusive lock on ``<registry>.lock`` the file is read
+    again, changed, and replaced atomically, so concurrent applies and materializations never
+    erase each other's updates.
+    """
 
     def __init__(self, path: Path, project: str) -> None:
         self.path = Path(path)
         self.project = project
-        self.data: dict[str, Any] = {"format": FORMAT, "project": project, **{k: {} for k in KINDS}}
-        self.data["materializations"] = {}
-        if self.path.exists():
-            try:
-                loaded = json.loads(self.path.read_text())
-            except (OSError, json.JSONDecodeError) as err:
-                raise RegistryError(f"registry {self.path} cannot be read: {err}; rerun `sqlfeat apply`") from None
-            if loaded.get("format") != FORMAT:
-                raise RegistryError(f"registry {self.path} is not a {FORMAT} file; delete it and rerun `sqlfeat apply`")
-            self.data.update(loaded)
+        self._load()
+
+    def _empty(self) -> dict[str, Any]:
+        return {"format": FORMAT, "project": self.project, **{k: {} for k in KINDS}, "materializations": {}}
+
+    def _load(self) -> None:
+        self.data = self._empty()
+        if not self.path.exists():
+            return
+        recover = (
+            f"move it aside and rerun `sqlfeat apply` (the next materialize-incremental then backfills "
+            f"every view in full)"
+        )
+        try:
+            loaded = json.loads(self.path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise RegistryError(f"registry {self.path} cannot be read: {err}; {recover}") from None
+        if not isinstance(loaded, dict) or loaded.get("format") != FORMAT:
+            found = f"a JSON {type(loaded).__name__}" if not isinstance(loaded, dict) else f"format {loaded.get('format')!r}"
+            raise RegistryError(f"registry {self.path} is not a {FORMAT} file ({found}); {recover}")
+        for kind in (*KINDS, "materializations"):
+            section = loaded.get(kind, {})
+            if not isinstance(section, dict) or not all(isinstance(r, dict) for r in section.values()):
+                raise RegistryError(f"registry {self.path}: `{kind}` is not a mapping of records; {recover}")
+            if kind in KINDS and not all("spec" in r and "fingerprint" in r for r in section.values()):
+                raise RegistryError(f"registry {self.path}: a record of `{kind}` lacks its spec; {recover}")
+        self.data.update(loaded)
+        self.data["project"] = self.project
 
     @property
     def exists(self) -> bool:
         return self.path.exists()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Registry]:
+        """Read-modify-write under the registry's lock: re-read, let the caller change it, save."""
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(f"{self.path}.lock", timeout=LOCK_TIMEOUT_SECONDS)
+        try:
+            with lock:
+                self._load()
+                yield self
+                self.save()
+        except Timeout:
+            raise RegistryError(
+                f"registry {self.path} stayed locked by another sqlfeat process for {LOCK_TIMEOUT_SECONDS} s; "
+                f"retry when it is done (or remove {self.path}.lock if no sqlfeat process is running)"
+            ) from None
+
+    def fingerprints(self) -> dict[str, dict[str, str]]:
+        """Every definition's fingerprint, by kind: what a plan was made against."""
+        return {kind: {name: r["fingerprint"] for name, r in self.data[kind].items()} for kind in KINDS}
 
     def _objects(self, kind: str) -> dict[str, Any]:
         return {name: _LOADERS[kind](record["spec"]) for name, record in self.data[kind].items()}
@@ -124,34 +192,56 @@ class Registry:
     def materialized_views(self) -> list[str]:
         return sorted(self.data["materializations"])
 
-    def watermark(self, view: str, store_at: str) -> datetime | None:
-        """How far ``view`` is materialized into the online store described by ``store_at``
-        (``None``: not at all). A watermark recorded for another store does not count."""
+    @staticmethod
+    def _target_of(record: dict[str, Any]) -> OnlineTarget | None:
+        if not record.get("project") or not record.get("store_at"):
+            return None  # recorded before watermarks named their target: counts for none
+        return OnlineTarget(record["project"], record["store_at"])
+
+    def watermark(self, view: str, target: OnlineTarget) -> datetime | None:
+        """How far ``view`` is materialized into ``target`` (``None``: not at all). A watermark
+        recorded for another project or another online store does not count."""
         record = self.data["materializations"].get(view, {})
-        if not record.get("watermark") or record.get("store_at", store_at) != store_at:
+        if not record.get("watermark") or self._target_of(record) != target:
             return None
         return datetime.fromisoformat(record["watermark"])
 
     def record_materialization(
-        self, view: str, *, store: str, store_at: str, start: datetime | None, end: datetime, rows: int,
+        self, view: str, *, store: str, target: OnlineTarget, start: datetime | None, end: datetime, rows: int,
         seconds: float,
     ) -> None:  # fmt: skip
-        """Record a successful run of ``view``; its watermark never moves back for the same store."""
-        previous = self.watermark(view, store_at)
+        """Record a successful run of ``view``; its watermark never moves back for the same target."""
+        previous = self.watermark(view, target)
         mark = max(end, previous) if previous else end
         self.data["materializations"][view] = {
             "watermark": mark.isoformat(), "last_start": start.isoformat() if start else None,
             "last_end": end.isoformat(), "rows": rows, "seconds": round(seconds, 3), "store": store,
-            "store_at": store_at, "materialized_at": _now(),
+            "project": target.project, "store_at": target.store, "materialized_at": _now(),
         }  # fmt: skip
+
+    def elsewhere(self, target: OnlineTarget) -> dict[str, str]:
+        """Views materialized into another target than ``target``: view -> where they were."""
+        found = {}
+        for view, record in self.data["materializations"].items():
+            where = self._target_of(record)
+            if where != target:
+                found[view] = where.describe() if where else "an online store recorded before targets were named"
+        return found
 
     def forget_materialization(self, view: str) -> None:
         self.data["materializations"].pop(view, None)
 
     # -- planning ---------------------------------------------------------------------------
-    def plan(self, contents: RepoContents, partial: bool = False) -> RegistryPlan:
-        """What applying ``contents`` changes; ``partial`` keeps objects it does not mention."""
-        plan = RegistryPlan()
+    def plan(self, contents: RepoContents, partial: bool = False, target: OnlineTarget | None = None) -> RegistryPlan:
+        """What applying ``contents`` changes; ``partial`` keeps objects it does not mention.
+        With ``target`` (the configured online store), views materialized elsewhere get a notice."""
+        plan = RegistryPlan(based_on=self.fingerprints())
+        if target is not None:
+            for view, where in sorted(self.elsewhere(target).items()):
+                plan.notices.append(
+                    f"feature view {view} was materialized into {where}; the configured online store is "
+                    f"{target.describe()}: the next materialize-incremental backfills its full history"
+                )
         new_specs = {
             "entities": {e.name: e.to_spec() for e in contents.entities},
             "data_sources": {s.name: s.to_spec() for s in contents.data_sources},
@@ -225,6 +315,17 @@ class Registry:
 
     # -- writing ----------------------------------------------------------------------------
     def apply(self, plan: RegistryPlan) -> None:
+        """Write ``plan`` under the lock; refuse if another apply changed the definitions since
+        the plan was made. Materialization records written meanwhile are kept."""
+        with self.transaction():
+            if plan.based_on and self.fingerprints() != plan.based_on:
+                raise RegistryError(
+                    f"registry {self.path} changed while this apply was validating (another `sqlfeat apply` "
+                    "ran): nothing was written; rerun `sqlfeat apply`"
+                )
+            self._write_plan(plan)
+
+    def _write_plan(self, plan: RegistryPlan) -> None:
         now = _now()
         for kind in KINDS:
             old = self.data[kind]
@@ -244,9 +345,9 @@ class Registry:
             if name not in self.data["feature_views"]:
                 del self.data["materializations"][name]
         self.data["last_updated"] = now
-        self.save()
 
     def save(self) -> None:
+        """Replace the file atomically (callers hold the lock: see ``transaction``)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".registry-", suffix=".json")
         with os.fdopen(fd, "w") as handle:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlfeat.definitions import DataSource, Entity, FeatureView
 from sqlfeat.errors import RegistryError
-from sqlfeat.registry import Registry, RegistryPlan
-from sqlfeat.repo import RepoConfig, RepoContents, collect, load_config, load_definitions
+from sqlfeat.registry import OnlineTarget, Registry, RegistryPlan
+from sqlfeat.config import RepoConfig, load_config
+from sqlfeat.repo import RepoContents, collect, load_definitions
 
 if TYPE_CHECKING:
     from sqlfeat.online import OnlineStore
@@ -93,7 +94,7 @@ class FeatureStore:
     def plan(self, contents: RepoContents | None = None, partial: bool = False) -> RegistryPlan:
         """What ``apply`` would change, validated against the warehouse; writes nothing."""
         contents = self._resolve(contents if contents is not None else self.load_repo())
-        plan = self.registry.plan(contents, partial=partial)
+        plan = self.registry.plan(contents, partial=partial, target=self.online_target)
         self._validate(plan)
         return plan
 
@@ -108,7 +109,7 @@ class FeatureStore:
             contents, partial = self.load_repo(), False
         else:
             contents = collect(list(objects) if isinstance(objects, (list, tuple)) else [objects])
-        plan = self.registry.plan(self._resolve(contents), partial=partial)
+        plan = self.registry.plan(self._resolve(contents), partial=partial, target=self.online_target)
         for obj in objects_to_delete or ():
             kind = {Entity: "entities", FeatureView: "feature_views"}.get(type(obj), "data_sources")
             plan.specs[kind].pop(obj.name, None)
@@ -232,6 +233,14 @@ class FeatureStore:
 
             online = self._online = connect_online_store(self.config.online_store, self.project, self.repo_path)
         return online
+
+    @property
+    def online_target(self) -> OnlineTarget:
+        """Where materialized values go: this project in the configured online store (described
+        by host, port, database, path or table, never a secret; no connection is made)."""
+        from sqlfeat.online import describe_online_store
+
+        return OnlineTarget(self.project, describe_online_store(self.config.online_store, self.project, self.repo_path))
 
     def close_online(self) -> None:
         online, self._online = self._online, None

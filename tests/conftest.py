@@ -35,11 +35,11 @@ def record_materialization(store, view: str, watermark: str) -> None:
     """Make the registry say ``view`` was materialized up to ``watermark`` into the store's online store."""
     from datetime import datetime
 
-    store.registry.record_materialization(
-        view, store="sqlite", store_at=store.online_store.describe(), start=None,
-        end=datetime.fromisoformat(watermark), rows=0, seconds=0.0,
-    )  # fmt: skip
-    store.registry.save()
+    with store.registry.transaction() as registry:
+        registry.record_materialization(
+            view, store="sqlite", target=store.online_target, start=None,
+            end=datetime.fromisoformat(watermark), rows=0, seconds=0.0,
+        )  # fmt: skip
 
 
 @pytest.fixture

@@ -36,9 +36,9 @@ def view(source) -> FeatureView:
     ],
 )
 def test_bad_connection_settings_name_the_key(tmp_path, offline_store, message):
-    store = FeatureStore(repo_path=write_repo(tmp_path, offline_store=offline_store))
+    repo = write_repo(tmp_path, offline_store=offline_store)
     with pytest.raises(ConfigError, match=message):
-        store.offline_store  # noqa: B018
+        FeatureStore(repo_path=repo).offline_store  # noqa: B018
 
 
 def test_unreachable_snowflake_names_user_and_account(tmp_path):

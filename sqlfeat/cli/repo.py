@@ -24,6 +24,10 @@ def init(name: str) -> None:
 
 
 def _print_plan(plan, console) -> None:
+    from rich.markup import escape
+
+    for notice in plan.notices:
+        console.print(f"[bold yellow]Online store changed:[/] {escape(notice)}")
     if plan.is_empty:
         console.print("No changes: the registry matches the definitions.")
         return

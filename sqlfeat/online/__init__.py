@@ -1,7 +1,8 @@
 """The online side: stores (one module each), materialization, serving and consistency.
 
 - ``sqlite.py``, ``redis.py``, ``dynamodb.py``: one file per online store, each with a
-  ``connect(options, project, repo_path) -> OnlineStore`` (its driver imported inside);
+  ``connect(options, project, repo_path) -> OnlineStore`` (its driver imported inside) and
+  ``build(...)``, the same store not connected (no driver);
   ``STORES`` below is the one list of them (``online_store: {type: ...}`` picks one).
 - ``base.py``: what every store does and shares (record layout, keys, value encodings).
 - ``materialize.py``: latest-values SQL from the warehouse, streamed into a store; watermarks.
@@ -21,7 +22,8 @@ from typing import Any
 from sqlfeat.errors import ConfigError
 from sqlfeat.online.base import OnlineRows, OnlineStore, OnlineView
 
-__all__ = ["STORES", "OnlineRows", "OnlineStore", "OnlineView", "available_types", "connect_online_store", "online_module"]
+__all__ = ["STORES", "OnlineRows", "OnlineStore", "OnlineView", "available_types", "connect_online_store", "describe_online_store",
+           "online_module"]
 
 # type -> the pyproject extra that installs its driver (None: in the base install).
 STORES: dict[str, str | None] = {
@@ -43,6 +45,12 @@ def online_module(type_name: str) -> ModuleType:
             f"{available_types()}"
         )
     return importlib.import_module(f"sqlfeat.online.{type_name}")
+
+
+def describe_online_store(options: dict[str, Any], project: str, repo_path: Path) -> str:
+    """Where ``options`` point (host, port, database, path, table; never a secret), without
+    connecting or needing the driver: the identity materialization watermarks belong to."""
+    return online_module(options.get("type", "sqlite")).build(options, project, repo_path).describe()
 
 
 def connect_online_store(options: dict[str, Any], project: str, repo_path: Path) -> OnlineStore:

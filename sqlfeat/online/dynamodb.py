@@ -24,9 +24,13 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import PositiveInt
 
 from sqlfeat.errors import ConfigError, OnlineStoreError
+from sqlfeat.options import StoreOptions
+from sqlfeat.redact import redact
 from sqlfeat.online.base import (
     CREATED_FIELD,
     KEY_FIELD,
@@ -79,8 +83,8 @@ class DynamoDBOnlineStore(OnlineStore):
         self._table_ready = False
 
     def describe(self) -> str:
-        where = f" at {self.endpoint_url}" if self.endpoint_url else f" in {self.region}"
-        return f"dynamodb online store (table {self.table_name!r}{where})"
+        where = f" at {redact(self.endpoint_url)}" if self.endpoint_url else ""
+        return f"dynamodb online store (table {self.table_name!r} in {self.region}{where})"
 
     @property
     def client(self):
@@ -276,9 +280,33 @@ class DynamoDBOnlineStore(OnlineStore):
             self._client = None
 
 
+class DynamoDBOptions(StoreOptions):
+    """``online_store: {type: dynamodb, region, table_name, endpoint_url?, write_mode?, max_workers?,
+    consistent_reads?}``."""
+
+    region: str | None = None
+    table_name: str = "sqlfeat_online"
+    endpoint_url: str | None = None
+    write_mode: Literal["conditional", "batch"] = "conditional"
+    max_workers: PositiveInt = 8
+    consistent_reads: bool = False
+    FEAST_KEYS = frozenset({
+        "batch_size", "table_name_template", "tags", "session_based_auth", "max_pool_connections",
+        "keepalive_timeout", "connect_timeout", "read_timeout", "total_max_retry_attempts", "retry_mode",
+    })  # fmt: skip
+
+
+OPTIONS = DynamoDBOptions
+
+
 def connect(options: dict[str, Any], project: str, repo_path: Path) -> DynamoDBOnlineStore:
     import boto3  # noqa: F401 - fail now, with the install hint, when the driver is missing
 
+    return build(options, project, repo_path)
+
+
+def build(options: dict[str, Any], project: str, repo_path: Path) -> DynamoDBOnlineStore:
+    """The store, not connected yet (no driver needed)."""
     if not options.get("region"):
         raise ConfigError("online_store.region is required for dynamodb, e.g. `region: us-east-1`")
     return DynamoDBOnlineStore(

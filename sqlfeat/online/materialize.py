@@ -28,8 +28,8 @@ from sqlfeat.online.base import OnlineView
 if TYPE_CHECKING:
     from sqlfeat.definitions import FeatureView
     from sqlfeat.online.base import OnlineStore
-    from sqlfeat.registry import Registry
-    from sqlfeat.repo import RepoConfig
+    from sqlfeat.registry import OnlineTarget, Registry
+    from sqlfeat.config import RepoConfig
     from sqlfeat.warehouses.base import OfflineStore
 
 DEFAULT_BATCH_ROWS = 100_000
@@ -48,6 +48,8 @@ class StoreSurface(Protocol):
     def offline_store(self) -> OfflineStore: ...
     @property
     def online_store(self) -> OnlineStore: ...
+    @property
+    def online_target(self) -> OnlineTarget: ...
     def refresh_registry(self) -> None: ...
     def list_feature_views(self) -> list[FeatureView]: ...
     def get_feature_view(self, name: str) -> FeatureView: ...
@@ -124,8 +126,9 @@ def online_views(store: StoreSurface, names: Sequence[str] | None) -> list[str]:
 
 
 def watermark(store: StoreSurface, view: str) -> datetime | None:
-    """How far ``view`` is materialized in the configured online store (``None``: not at all)."""
-    return store.registry.watermark(view, store.online_store.describe())
+    """How far ``view`` is materialized in the configured project and online store (``None``: not
+    at all, or only into another one)."""
+    return store.registry.watermark(view, store.online_target)
 
 
 def materialize(
@@ -155,7 +158,7 @@ def _run(
     notify = on_progress or (lambda report, run: None)
     online = store.online_store
     registry = store.registry
-    report = MaterializationReport(store.config.online_store.get("type", "sqlite"), runs)
+    report = MaterializationReport(store.config.online_type, runs)
     fingerprints = {run.view: registry.fingerprint_of("feature_views", run.view) for run in runs}
     views, entities = registry.feature_views(), registry.entities()
     started = time.perf_counter()
@@ -191,19 +194,18 @@ def _run(
 
 
 def _record(store: StoreSurface, report: MaterializationReport, fingerprints: dict[str, str | None]) -> None:
-    """Move the watermarks of a run that fully succeeded, in the registry as it is on disk now."""
-    store.refresh_registry()
-    registry = store.registry
-    where = store.online_store.describe()
-    for run in report.runs:
-        if run.note:
-            continue
-        if registry.fingerprint_of("feature_views", run.view) != fingerprints[run.view]:
-            run.note = "its definition changed during the run: watermark not moved; rerun"
-            continue
-        registry.record_materialization(
-            run.view, store=report.store_type, store_at=where, start=run.start, end=run.end, rows=run.rows,
-            seconds=run.seconds,
-        )  # fmt: skip
-    registry.save()
+    """Move the watermarks of a run that fully succeeded, in the registry as it is on disk now
+    (read again under its lock, so an apply that ran meanwhile is neither lost nor ignored)."""
+    target = store.online_target
+    with store.registry.transaction() as registry:
+        for run in report.runs:
+            if run.note:
+                continue
+            if registry.fingerprint_of("feature_views", run.view) != fingerprints[run.view]:
+                run.note = "its definition changed during the run: watermark not moved; rerun"
+                continue
+            registry.record_materialization(
+                run.view, store=report.store_type, target=target, start=run.start, end=run.end, rows=run.rows,
+                seconds=run.seconds,
+            )  # fmt: skip
     store.refresh_registry()

@@ -17,9 +17,13 @@ from collections.abc import Sequence
 from itertools import chain, groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import NonNegativeInt
 
 from sqlfeat.errors import ConfigError
+from sqlfeat.options import StoreOptions
 from sqlfeat.online.base import (
     TS_FIELD,
     OnlineRows,
@@ -106,17 +110,19 @@ RETRIES = 3
 
 
 def _connection_kwargs(text: str) -> dict[str, Any]:
-    head, *options = [part.strip() for part in text.split(",") if part.strip()]
+    head, *options = [part.strip() for part in text.split(",") if part.strip()] or [""]
     host, sep, port = head.rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(
-            f"online_store.connection_string {text!r} must look like 'host:port' "
+            "online_store.connection_string must look like 'host:port' "
             "(optionally ',db=0,password=...,ssl=true') or 'redis://host:port/0'"
         )
     kwargs: dict[str, Any] = {"host": host or "127.0.0.1", "port": int(port)}
     for option in options:
         name, _, value = option.partition("=")
         if name == "db":
+            if not value.isdigit():
+                raise ConfigError(f"online_store.connection_string option db must be a number, got {value!r}")
             kwargs["db"] = int(value)
         elif name == "password":
             kwargs["password"] = value
@@ -141,8 +147,21 @@ class RedisOnlineStore(OnlineStore):
         self._script = self._reader = None
 
     def describe(self) -> str:
-        where = self.connection_string.split("@")[-1].split(",")[0]  # never print a password
-        return f"redis online store at {where}"
+        """Host, port and database only: never the user or the password."""
+        if self.connection_string.startswith("unix://"):
+            parts = urlsplit(self.connection_string)
+            db = dict(parse_qsl(parts.query)).get("db", "0")
+            return f"redis online store at unix socket {parts.path} db {db}"
+        if self.connection_string.startswith(("redis://", "rediss://")):
+            parts = urlsplit(self.connection_string)
+            try:
+                host, port = parts.hostname or "localhost", parts.port or 6379
+            except ValueError:
+                raise ConfigError("online_store.connection_string has an invalid port") from None
+            db = parts.path.strip("/") or dict(parse_qsl(parts.query)).get("db", "0")
+            return f"redis online store at {host}:{port} db {db}"
+        kwargs = self._kwargs
+        return f"redis online store at {kwargs['host']}:{kwargs['port']} db {kwargs.get('db', 0)}"
 
     @property
     def client(self):
@@ -294,7 +313,25 @@ class RedisOnlineStore(OnlineStore):
             self._client = None
 
 
+class RedisOptions(StoreOptions):
+    """``online_store: {type: redis, connection_string: "host:port[,db=N][,password=...]",
+    key_ttl_seconds: 86400}``; Feast's ``redis_type`` is accepted for ``redis`` only."""
+
+    connection_string: str = "127.0.0.1:6379"
+    key_ttl_seconds: NonNegativeInt | None = None
+    redis_type: Literal["redis"] = "redis"
+    FEAST_KEYS = frozenset({"sentinel_master", "full_scan_for_deletion"})
+
+
+OPTIONS = RedisOptions
+
+
+def build(options: dict[str, Any], project: str, repo_path: Path) -> RedisOnlineStore:
+    """The store, not connected yet (no driver needed)."""
+    return RedisOnlineStore(str(options.get("connection_string", "127.0.0.1:6379")), options.get("key_ttl_seconds"))
+
+
 def connect(options: dict[str, Any], project: str, repo_path: Path) -> RedisOnlineStore:
     import redis  # noqa: F401 - fail now, with the install hint, when the driver is missing
 
-    return RedisOnlineStore(str(options.get("connection_string", "127.0.0.1:6379")), options.get("key_ttl_seconds"))
+    return build(options, project, repo_path)

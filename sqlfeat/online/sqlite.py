@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from sqlfeat.options import StoreOptions
+
 from sqlfeat.online.base import (
     CREATED_FIELD,
     KEY_FIELD,
@@ -217,8 +219,21 @@ class SqliteOnlineStore(OnlineStore):
             self._connection = None
 
 
-def connect(options: dict[str, Any], project: str, repo_path: Path) -> SqliteOnlineStore:
+class SqliteOptions(StoreOptions):
+    """``online_store: {type: sqlite, path: data/online_store.db}``."""
+
+    path: str = DEFAULT_PATH
+
+
+OPTIONS = SqliteOptions
+
+
+def build(options: dict[str, Any], project: str, repo_path: Path) -> SqliteOnlineStore:
+    """The store, not opened yet."""
     path = Path(str(options.get("path", DEFAULT_PATH)))
     if not path.is_absolute():
         path = Path(repo_path) / path
-    return SqliteOnlineStore(path)
+    return SqliteOnlineStore(path.resolve())
+
+
+connect = build

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from sqlfeat.errors import ConfigError
+from sqlfeat.options import StoreOptions
 from sqlfeat.types import column_type_of_arrow
 from sqlfeat.warehouses.base import Dialect, OfflineStore
 
@@ -126,16 +127,35 @@ def _column_type(field) -> exp.DataType:
     return data_type
 
 
+class BigQueryOptions(StoreOptions):
+    """``offline_store: {type: bigquery, project (Feast: project_id), dataset, location?,
+    credentials_path?, api_endpoint?, anonymous?, connect_timeout? (seconds, default 30)}``."""
+
+    project: str | None = None
+    project_id: str | None = None
+    dataset: str | None = None
+    location: str | None = None
+    credentials_path: str | None = None
+    api_endpoint: str | None = None
+    anonymous: bool = False
+    connect_timeout: float | None = None
+    billing_project_id: str | None = None
+    FEAST_KEYS = frozenset({"gcs_staging_location", "table_create_disposition", "dataset_options"})
+
+
+OPTIONS = BigQueryOptions
+
+
 def connect(options: dict[str, Any], repo_path: Path) -> BigQueryOfflineStore:
-    """``offline_store: {type: bigquery, project, dataset, location?, credentials_path?, api_endpoint?,
-    connect_timeout? (seconds, default 30)}``."""
     from google.api_core import exceptions
     from google.cloud import bigquery
+
+    options = {**options, "project": options.get("project") or options.get("project_id")}
 
     for key in ("project", "dataset"):
         if not options.get(key):
             raise ConfigError(f"offline_store type bigquery needs `{key}` (the dataset stages uploaded spines)")
-    kwargs: dict[str, Any] = {"project": options["project"]}
+    kwargs: dict[str, Any] = {"project": options.get("billing_project_id") or options["project"]}
     if options.get("api_endpoint"):
         from google.api_core.client_options import ClientOptions
 

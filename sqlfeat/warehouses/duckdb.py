@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import PositiveInt
 from sqlglot import exp
 
 from sqlfeat.errors import ConfigError
+from sqlfeat.options import StoreOptions
 from sqlfeat.warehouses.base import Dialect, OfflineStore
 
 if TYPE_CHECKING:
@@ -112,6 +114,17 @@ class DuckDBOfflineStore(OfflineStore):
 
     def close(self) -> None:
         self.connection.close()
+
+
+class DuckDBOptions(StoreOptions):
+    """``offline_store: {type: duckdb, database: data/warehouse.duckdb, threads: 4}`` (Feast: ``file``)."""
+
+    database: str = ":memory:"
+    threads: PositiveInt | None = None
+    FEAST_KEYS = frozenset({"staging_location", "staging_location_endpoint_override"})
+
+
+OPTIONS = DuckDBOptions
 
 
 def connect(options: dict[str, Any], repo_path: Path) -> DuckDBOfflineStore:

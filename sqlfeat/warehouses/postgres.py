@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from sqlfeat.errors import ConfigError
+from sqlfeat.options import StoreOptions
 from sqlfeat.warehouses.base import Dialect, OfflineStore, column_definitions, rows_to_arrow
 
 if TYPE_CHECKING:
@@ -32,12 +33,12 @@ class PostgresOfflineStore(OfflineStore):
 
     dialect = DIALECT
 
-    def __init__(self, conninfo: str, described_as: str) -> None:
+    def __init__(self, conninfo: str, params: dict[str, Any], described_as: str) -> None:
         import psycopg
 
         self.driver_errors = (psycopg.Error,)
         try:
-            self.connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+            self.connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=10, **params)
         except psycopg.Error as err:
             raise ConfigError(f"cannot connect to PostgreSQL with {described_as}: {str(err).strip()}") from None
         # Naive timestamp columns are read as UTC: CAST(... AS TIMESTAMPTZ) uses the session zone.
@@ -134,15 +135,41 @@ def _csv(batch: pa.RecordBatch) -> bytes:
     return buffer.getvalue()
 
 
-def connect(options: dict[str, Any], repo_path: Path) -> PostgresOfflineStore:
+class PostgresOptions(StoreOptions):
     """``offline_store: {type: postgres, url: postgresql://...}`` or host/port/database/user/password."""
+
+    url: str | None = None
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    user: str | None = None
+    password: str | None = None
+    sslmode: str | None = None
+    sslrootcert_path: str | None = None
+    sslcert_path: str | None = None
+    sslkey_path: str | None = None
+    db_schema: str | None = None
+    FEAST_KEYS = frozenset({"min_conn", "max_conn", "keepalives_idle"})
+
+
+OPTIONS = PostgresOptions
+# offline_store key -> libpq parameter
+_LIBPQ = {
+    "host": "host", "port": "port", "database": "dbname", "user": "user", "password": "password", "sslmode": "sslmode",
+    "sslrootcert_path": "sslrootcert", "sslcert_path": "sslcert", "sslkey_path": "sslkey",
+}  # fmt: skip
+
+
+def connect(options: dict[str, Any], repo_path: Path) -> PostgresOfflineStore:
+    """Connection parameters go to psycopg as keyword arguments (its own conninfo builder quotes
+    them); a ``url`` is passed as the user wrote it. Messages name keys, never their values."""
+    params = {libpq: options[key] for key, libpq in _LIBPQ.items() if options.get(key) not in (None, "")}
+    if options.get("db_schema"):
+        params["options"] = f"-c search_path={options['db_schema']}"
     if options.get("url"):
-        return PostgresOfflineStore(options["url"], "offline_store.url")
-    keys = {"host": "host", "port": "port", "database": "dbname", "user": "user", "password": "password",
-            "sslmode": "sslmode"}  # fmt: skip
-    parts = {libpq: options[key] for key, libpq in keys.items() if options.get(key) not in (None, "")}
-    if "host" not in parts:
+        given = ["offline_store.url", *(f"offline_store.{k}" for k in _LIBPQ if k in options and k != "password")]
+        return PostgresOfflineStore(options["url"], params, ", ".join(given))
+    if "host" not in params:
         raise ConfigError("offline_store type postgres needs `url` or `host` (with port, database, user)")
-    conninfo = " ".join(f"{k}='{str(v).replace(chr(39), chr(92) + chr(39))}'" for k, v in parts.items())
-    given = ", ".join(f"offline_store.{k}" for k in keys if k in options and k != "password")
-    return PostgresOfflineStore(conninfo, given)
+    given = ", ".join(f"offline_store.{k}" for k in _LIBPQ if k in options and k != "password")
+    return PostgresOfflineStore("", params, given)

@@ -7,9 +7,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
 from sqlglot import exp
 
 from sqlfeat.errors import ConfigError
+from sqlfeat.options import StoreOptions
 from sqlfeat.warehouses.base import Dialect, OfflineStore, column_definitions
 
 if TYPE_CHECKING:
@@ -101,6 +103,32 @@ def _python_values(column: pa.Array) -> list:
     return column.to_pylist()
 
 
+class SnowflakeOptions(StoreOptions):
+    account: str | None = None
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+    schema_: str | None = Field(None, alias="schema")
+    warehouse: str | None = None
+    role: str | None = None
+    host: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    authenticator: str | None = None
+    session_parameters: dict[str, Any] | None = None
+    network_timeout: int | None = None
+    login_timeout: int | None = None
+    private_key: str | None = None
+    private_key_passphrase: str | None = None
+    FEAST_KEYS = frozenset({
+        "config_path", "storage_integration_name", "blob_export_location", "convert_timestamp_columns",
+        "max_file_size", "temp_intermediate_schema", "connection_name",
+    })  # fmt: skip
+
+
+OPTIONS = SnowflakeOptions
+
+
 def connect(options: dict[str, Any], repo_path: Path) -> SnowflakeOfflineStore:
     """``offline_store: {type: snowflake, account, user, password, database, schema, warehouse, role}``;
     ``password`` may be ``${ENV_VAR}``; ``host``/``port``/``protocol`` reach a non-default endpoint."""
@@ -110,7 +138,7 @@ def connect(options: dict[str, Any], repo_path: Path) -> SnowflakeOfflineStore:
         if not options.get(key):
             raise ConfigError(f"offline_store type snowflake needs `{key}`")
     keys = ("account", "user", "password", "database", "schema", "warehouse", "role", "host", "port", "protocol",
-            "authenticator", "session_parameters", "network_timeout")  # fmt: skip
+            "authenticator", "session_parameters", "network_timeout", "private_key", "private_key_passphrase")  # fmt: skip
     kwargs = {key: options[key] for key in keys if options.get(key) not in (None, "")}
     kwargs.setdefault("password", os.environ.get("SNOWFLAKE_PASSWORD"))
     kwargs["login_timeout"] = options.get("login_timeout", 30)

@@ -90,8 +90,8 @@ def test_bad_ranges_and_unknown_views(store):
     ],
 )  # fmt: skip
 def test_bad_online_store_config(tmp_path, project, online, error, message):
-    store = open_store(tmp_path / "repo", project, online, {"simple": simple_table([(1, DAY0, 1)])}, [simple_view()])
-    with pytest.raises(error) as raised:
+    with pytest.raises(error) as raised:  # when feature_store.yaml is read, or at the first connection
+        store = open_store(tmp_path / "repo", project, online, {"simple": simple_table([(1, DAY0, 1)])}, [simple_view()])
         store.get_online_features(["simple:value"], [{"user_id": 1}])
     assert message in str(raised.value)
 
