@@ -28,9 +28,9 @@ SECRET_KEYS = frozenset({
     "password", "passwd", "pwd", "private_key", "private_key_passphrase", "token", "access_token", "api_key",
     "secret", "secret_key", "aws_secret_access_key", "client_secret", "passphrase", "credentials_json",
 })  # fmt: skip
-# Values shorter than this are not registered (a one-character "password" would mask every
-# occurrence of that character in every message); the patterns below still hide them in place.
-_MIN_LENGTH = 3
+# Values shorter than this are not registered (a two-character "password" would mask that pair of
+# letters in every message); the patterns below still hide them where they stand as a password.
+_MIN_LENGTH = 4
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -58,8 +58,15 @@ def register_secret(value: Any) -> None:
         added = {c for c in candidates if len(c) >= _MIN_LENGTH and c != MASK} - _secrets
         if added:
             _secrets.update(added)
-            # Longest first, so a secret containing another is masked whole.
-            _pattern = re.compile("|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True)))
+            # Longest first, so a secret containing another is masked whole; a secret is masked where
+            # it stands on its own, not inside a longer word ("snow" leaves "snowflake" alone).
+            _pattern = re.compile("|".join(_bounded(s) for s in sorted(_secrets, key=len, reverse=True)))
+
+
+def _bounded(secret: str) -> str:
+    head = r"(?<![A-Za-z0-9])" if secret[0].isalnum() else ""
+    tail = r"(?![A-Za-z0-9])" if secret[-1].isalnum() else ""
+    return f"{head}{re.escape(secret)}{tail}"
 
 
 def secrets_in_text(text: str) -> list[str]:

@@ -117,8 +117,8 @@ class Registry:
         if not self.path.exists():
             return
         recover = (
-            f"move it aside and rerun `sqlfeat apply` (the next materialize-incremental then backfills "
-            f"every view in full)"
+            "move it aside and rerun `sqlfeat apply` (the next materialize-incremental then backfills "
+            "every view in full)"
         )
         try:
             loaded = json.loads(self.path.read_text())

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlfeat.compiler import RetrievalPlan, Spine, compile_point_in_time
 from sqlfeat.compiler.plan import INTERNAL_COLUMNS, ROW_ID
+from sqlfeat.definitions.spec import RESERVED_PREFIX
 from sqlfeat.errors import EntityDataFrameError, WarehouseError
 from sqlfeat.types import column_family, column_type_of_arrow, is_timestamp_column
 from sqlfeat.warehouses.base import OfflineStore
@@ -19,11 +20,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 DEFAULT_TIMESTAMP = "event_timestamp"
-_QUERY_START = re.compile(r"^\s*\(?\s*(select|with|from)\b", re.IGNORECASE)
+_QUERY_START = re.compile(r"\s*(?:\(\s*)*(?:select|with)\b", re.IGNORECASE)
 
 
 def is_query(spine: str) -> bool:
-    """A spine given as text is a query when it starts like one, else a table name."""
+    """A spine given as text is a query only when it starts with SELECT or WITH; anything else
+    must be a table name (and is refused if it is not one)."""
     return bool(_QUERY_START.match(spine))
 
 
@@ -53,9 +55,14 @@ def _check_columns(plan: RetrievalPlan, columns: Sequence[str]) -> None:
                 f"entity_df has no join key column {key!r} (needed by "
                 f"{[r.name for r in plan.views if key in r.join_keys]}); its columns are {list(columns)}"
             )
+    duplicated = sorted({str(name) for name in columns if list(columns).count(name) > 1})
+    if duplicated:
+        raise EntityDataFrameError(f"entity_df has more than one column named {duplicated}; give each column its own name")
     for name in columns:
-        if name in INTERNAL_COLUMNS:
-            raise EntityDataFrameError(f"entity_df column {name!r} is reserved by sqlfeat; rename it")
+        if not isinstance(name, str):
+            raise EntityDataFrameError(f"entity_df column names must be text, got {name!r}; rename it")
+        if name in INTERNAL_COLUMNS or name.lower().startswith(RESERVED_PREFIX):
+            raise EntityDataFrameError(f"entity_df column {name!r} is reserved by sqlfeat ({RESERVED_PREFIX}...); rename it")
         if name in plan.output_names:
             raise EntityDataFrameError(
                 f"entity_df already has a column {name!r}, the name of a requested feature; rename "
@@ -194,13 +201,19 @@ class RetrievalJob:
         return table
 
     def to_df(self) -> pd.DataFrame:
+        """The training set as pandas: spine columns as given, features typed as declared; integer
+        and boolean features are pandas' nullable dtypes (``Int64``, ``boolean``), so a null
+        never turns them into floats (which would round integers above 2**53)."""
         result = self._features()
+        features = {name: _exact_pandas(result.column(name)) for name in self.plan.output_names}
         if not self.spine.row_id:
-            return result.to_pandas()
-        features = result.drop_columns([ROW_ID]).to_pandas().set_axis(self.entity_df.index)
+            out = result.drop_columns(self.plan.output_names).to_pandas()
+            for name in self.plan.output_names:
+                out[name] = features[name]
+            return out
         out = self.entity_df.copy()
         for name in self.plan.output_names:
-            out[name] = features[name]
+            out[name] = features[name].set_axis(self.entity_df.index)
         return out
 
     def to_table(self, name: str) -> str:
@@ -220,6 +233,19 @@ class RetrievalJob:
         return name
 
 
+def _exact_pandas(column: pa.ChunkedArray) -> pd.Series:
+    """An Arrow column as pandas without loss: integers and booleans as nullable dtypes."""
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {
+        pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
+    }  # fmt: skip
+    return column.to_pandas(types_mapper=nullable.get)
+
+
 def build_job(
     plan: RetrievalPlan,
     entity_df: Any,
@@ -232,8 +258,8 @@ def build_job(
     import pandas as pd
 
     if isinstance(entity_df, pd.DataFrame):
-        timestamp = pick_timestamp_column({c: _is_timestamp_series(entity_df[c]) for c in entity_df.columns})
         _check_columns(plan, list(entity_df.columns))
+        timestamp = pick_timestamp_column({c: _is_timestamp_series(entity_df[c]) for c in entity_df.columns})
         _utc_instants(entity_df[timestamp].head(1000), timestamp)  # fail now on bad timestamps
         import pyarrow as pa
 
@@ -249,8 +275,8 @@ def build_job(
         dialect = store.dialect
         relation = dialect.query(entity_df).subquery() if query else dialect.table(entity_df)
         types = store.describe(relation)
-        timestamp = pick_timestamp_column({c: is_timestamp_column(t) for c, t in types.items()})
         _check_columns(plan, list(types))
+        timestamp = pick_timestamp_column({c: is_timestamp_column(t) for c, t in types.items()})
         _check_key_types(plan, types, source_types)
         spine = Spine(entity_df, timestamp, is_query=query)
         return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy)

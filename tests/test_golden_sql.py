@@ -130,7 +130,7 @@ def test_user_values_are_never_pasted_into_identifiers():
     )
     dialect = get_dialect("duckdb")
     plan = plan_retrieval(["v:x"], {"v": nasty}, ENTITIES)
-    sql = dialect.render(compile_point_in_time(plan, Spine('my "odd" table', "ts"), dialect, REPO))
+    sql = dialect.render(compile_point_in_time(plan, Spine('"my ""odd"" table"', "ts"), dialect, REPO))
     statements = sqlglot.parse(sql, read="duckdb", error_level=ErrorLevel.RAISE)
     assert len(statements) == 1
     assert "'/repo/data/it''s; DROP TABLE x.parquet'" in sql

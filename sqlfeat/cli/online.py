@@ -5,7 +5,6 @@ Each command is one call into FeatureStore; the progress bar and the summary are
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,14 +49,6 @@ def _entity_rows(entities: tuple[str, ...]) -> list[dict[str, Any]]:
             row[key.strip()] = _key_value(value.strip())
         rows.append(row)
     return rows
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
 
 
 @contextmanager
@@ -124,7 +115,7 @@ def get_online_features(ctx: click.Context, features, entities, full_feature_nam
       sqlfeat get-online-features -f user_clicks_30d:click_count --entity user_id=42 --entity user_id=7
     """
     response = _store(ctx).get_online_features(_features(features), _entity_rows(entities), full_feature_names)
-    click.echo(json.dumps(response.to_dict(), indent=2, default=_jsonable))
+    click.echo(response.to_json())
 
 
 @click.command("consistency")

@@ -125,7 +125,7 @@ def key_text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, datetime):
-        return str((value - EPOCH) // timedelta(microseconds=1))
+        return str(to_micros(value))  # naive: UTC, as everywhere in sqlfeat
     return str(int(value))
 
 

@@ -7,6 +7,7 @@ Resolved feature references are cached per registry, so a call does no registry 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,21 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def jsonable(value: Any) -> Any:
+    """A feature value as strict JSON can carry it: NaN and infinities as the strings ``"NaN"``,
+    ``"Infinity"``, ``"-Infinity"`` (JSON has no such numbers), timestamps as ISO 8601 text,
+    bytes as hex; lists element by element."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
 class OnlineResponse:
     """Feast's response shape: ``to_dict()`` gives ``{column: [value per entity row]}``, join keys
     first, then features in the order requested; ``to_df()`` the same as a DataFrame."""
@@ -35,6 +51,12 @@ class OnlineResponse:
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {name: list(values) for name, values in self._columns.items()}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """``to_dict()`` as strict JSON (see :func:`jsonable`): always parseable."""
+        import json
+
+        return json.dumps({k: jsonable(v) for k, v in self._columns.items()}, indent=indent, allow_nan=False)
 
     def to_df(self) -> pd.DataFrame:
         import pandas as pd

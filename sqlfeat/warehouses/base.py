@@ -6,6 +6,7 @@ calls. It never branches the algorithm by warehouse name.
 
 from __future__ import annotations
 
+import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -45,6 +46,8 @@ class Dialect:
     SOURCE_KINDS: ClassVar[frozenset[str]] = frozenset()
     # CREATE OR REPLACE TABLE exists (else: DROP + CREATE in one transaction).
     CREATE_OR_REPLACE: ClassVar[bool] = True
+    # Characters a bare (unquoted) table-name part may hold besides letters, digits and _.
+    TABLE_NAME_CHARS: ClassVar[str] = "$"
 
     def choose_strategy(self, spine_rows: int | None, strategy: str = "auto") -> str:
         if strategy not in ("auto", "asof", "window"):
@@ -98,25 +101,94 @@ class Dialect:
         return self.query(source.query).subquery()
 
     def table(self, name: str) -> exp.Table:
-        """A (possibly qualified) table name, read as the warehouse reads an unquoted name (Snowflake
-        upper-cases it, PostgreSQL lower-cases it), then quoted part by part."""
+        """A table name given as text: ``table``, ``schema.table`` or ``db.schema.table``, each part
+        a bare name (read as the warehouse reads an unquoted name: Snowflake upper-cases it,
+        PostgreSQL lower-cases it) or a quoted one, then quoted part by part. Anything else (a
+        function call, a subquery, a stray quote) is refused: only text starting with SELECT or
+        WITH is ever taken as SQL."""
         from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-        table = normalize_identifiers(exp.to_table(name, dialect=self.SQLGLOT_DIALECT), dialect=self.SQLGLOT_DIALECT)
+        parts = split_table_name(name, self.TABLE_NAME_CHARS)
+        identifiers = [exp.to_identifier(text, quoted=quoted) for text, quoted in parts]
+        table = exp.Table(
+            this=identifiers[-1], db=identifiers[-2] if len(identifiers) > 1 else None,
+            catalog=identifiers[-3] if len(identifiers) > 2 else None,
+        )  # fmt: skip
+        table = normalize_identifiers(table, dialect=self.SQLGLOT_DIALECT)
         for part in table.parts:
             part.set("quoted", True)
         return table
 
     def query(self, sql: str) -> exp.Query:
+        """A SELECT (or WITH ... SELECT) given as text, parsed with this warehouse's grammar."""
         import sqlglot
+        from sqlglot.errors import SqlglotError
 
-        parsed = sqlglot.parse_one(sql, read=self.SQLGLOT_DIALECT)
-        if not isinstance(parsed, exp.Query):
-            raise DefinitionError(f"expected a SELECT query, got: {sql[:80]!r}")
-        return parsed
+        try:
+            parsed = sqlglot.parse(sql, read=self.SQLGLOT_DIALECT)
+        except SqlglotError as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UsageError(f"this query is not valid {self.TITLE} SQL: {first}") from None
+        statements = [p for p in parsed if p is not None]
+        if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+            raise UsageError(f"expected one SELECT query, got: {sql[:80]!r}")
+        return statements[0]
 
     def render(self, expression: exp.Expression, pretty: bool = True) -> str:
         return expression.sql(dialect=self.SQLGLOT_DIALECT, pretty=pretty)
+
+
+_QUOTES = {'"': '"', "`": "`"}
+
+
+def split_table_name(name: str, extra_chars: str = "$") -> list[tuple[str, bool]]:
+    """``a.b."c d"`` as ``[("a", False), ("b", False), ("c d", True)]``: one to three parts, each
+    a bare name (letters, digits, ``_`` and ``extra_chars``, not starting with a digit) or quoted
+    with ``"`` or `` ` `` (a quote doubled inside stands for itself). A backquoted part
+    holding dots (BigQuery's `` `project.dataset.table` ``) is split at them."""
+    if not isinstance(name, str):
+        raise UsageError(f"a table name must be text, got {type(name).__name__}")
+    hint = (
+        f"{name!r} is not a table name: write table, schema.table or db.schema.table, each part a name "
+        f"(letters, digits, _) or \"quoted\"; to pass SQL, start it with SELECT or WITH"
+    )
+    name = name.strip()
+    parts: list[tuple[str, bool]] = []
+    position, bare_start = 0, re.compile(rf"[A-Za-z_][A-Za-z0-9_{re.escape(extra_chars)}]*")
+    while True:
+        opening = name[position : position + 1]
+        if opening in _QUOTES:
+            closing, end, text = _QUOTES[opening], position + 1, []
+            while True:
+                found = name.find(closing, end)
+                if found < 0:
+                    raise UsageError(hint)
+                text.append(name[end:found])
+                if name[found + 1 : found + 2] == closing:
+                    text.append(closing)
+                    end = found + 2
+                    continue
+                position = found + 1
+                break
+            value = "".join(text)
+            if not value:
+                raise UsageError(hint)
+            pieces = value.split(".") if opening == "`" and "." in value else [value]
+            parts.extend((piece, True) for piece in pieces)
+        else:
+            match = bare_start.match(name, position)
+            if not match:
+                raise UsageError(hint)
+            parts.append((match.group(), False))
+            position = match.end()
+        if position == len(name):
+            break
+        if name[position] != ".":
+            raise UsageError(hint)
+        position += 1
+    if not 1 <= len(parts) <= 3 or any(not text for text, _ in parts):
+        raise UsageError(hint)
+    return parts
 
 
 class OfflineStore(ABC):

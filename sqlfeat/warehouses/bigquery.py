@@ -25,6 +25,8 @@ class BigQueryDialect(Dialect):
     SQLGLOT_DIALECT = "bigquery"
     SOURCE_KINDS = frozenset({"bigquery"})
     FLOAT_IS_DOUBLE = True
+    # project ids hold dashes: my-project.dataset.table
+    TABLE_NAME_CHARS = "-"
 
     def subtract(self, value: exp.Expression, delta: timedelta) -> exp.Expression:
         amount, unit = self.interval_parts(delta)

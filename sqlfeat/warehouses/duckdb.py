@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import PositiveInt
 from sqlglot import exp
 
-from sqlfeat.errors import ConfigError
+from sqlfeat.errors import ConfigError, UsageError
 from sqlfeat.options import StoreOptions
 from sqlfeat.warehouses.base import Dialect, OfflineStore
 
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from sqlfeat.definitions import DataSource
+
+
+# The range of TIMESTAMPTZ_NS, to the day.
+NS_FIRST = datetime(1677, 9, 22, tzinfo=timezone.utc)
+NS_LAST = datetime(2262, 4, 11, tzinfo=timezone.utc)
 
 
 class DuckDBDialect(Dialect):
@@ -32,6 +38,27 @@ class DuckDBDialect(Dialect):
     # event 400 ns after a spine time onto it (a sub-microsecond leak).
     INSTANT_TYPE = "TIMESTAMPTZ_NS"
     INSTANT_UNIT = "ns"
+
+    def to_instant(self, value: exp.Expression) -> exp.Expression:
+        """The column in nanoseconds. TIMESTAMPTZ_NS ends at 2262-04-11 and starts at 1677-09-22: a
+        value beyond (a 9999-12-31 "forever" sentinel, a 0001-01-01 "always") is clamped to that
+        edge, which keeps its comparison with every time the spine can hold as it was."""
+        exact = exp.TryCast(this=value, to=self.instant_type())
+        above = exp.GTE(this=exp.func("year", value.copy()), expression=exp.Literal.number(2262))
+        clamped = exp.Case(ifs=[exp.If(this=above, true=self._edge(NS_LAST))], default=self._edge(NS_FIRST))
+        fits = exp.or_(exp.Not(this=exp.Is(this=exact, expression=exp.Null())), exp.Is(this=value.copy(), expression=exp.Null()))
+        return exp.Case(ifs=[exp.If(this=fits, true=exact.copy())], default=clamped)
+
+    def _edge(self, value: datetime) -> exp.Expression:
+        return exp.cast(exp.Literal.string(value.strftime("%Y-%m-%d %H:%M:%S+00:00")), self.instant_type())
+
+    def instant_literal(self, value: datetime) -> exp.Expression:
+        if value.tzinfo is not None and not NS_FIRST <= value.astimezone(timezone.utc) <= NS_LAST:
+            raise UsageError(
+                f"{value.isoformat()} is outside the times DuckDB compares in nanoseconds "
+                f"({NS_FIRST:%Y-%m-%d} to {NS_LAST:%Y-%m-%d}); pick a time inside that range"
+            )
+        return super().instant_literal(value)
 
     def _source_relation(self, source: DataSource, repo_path: Path) -> exp.Expression:
         if source.kind == "file":

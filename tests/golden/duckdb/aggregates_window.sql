@@ -5,25 +5,70 @@ WITH "spine" AS (
 ), "spine_keys__user_id" AS (
   SELECT DISTINCT
     "spine"."user_id",
-    CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) AS "__sqlfeat_ts"
+    CASE
+      WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+      OR "spine"."event_timestamp" IS NULL
+      THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("spine"."event_timestamp") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_ts"
   FROM "spine"
 ), "user_click_stats__source" AS (
   SELECT
     "src"."user_id" AS "user_id",
-    CAST("src"."event_time" AS TIMESTAMPTZ_NS) AS "__sqlfeat_event_ts",
-    CAST("src"."created" AS TIMESTAMPTZ_NS) AS "__sqlfeat_created_ts",
+    CASE
+      WHEN NOT TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."event_time" IS NULL
+      THEN TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."event_time") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_event_ts",
+    CASE
+      WHEN NOT TRY_CAST("src"."created" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."created" IS NULL
+      THEN TRY_CAST("src"."created" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."created") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_created_ts",
     "src"."click_id" AS "__sqlfeat_value_click_id",
     "src"."dwell_seconds" AS "__sqlfeat_value_dwell_seconds",
     "src"."category" AS "__sqlfeat_value_category"
   FROM READ_PARQUET('/repo/data/click_events.parquet') AS "src"
   WHERE
     NOT "src"."user_id" IS NULL
-    AND CAST("src"."event_time" AS TIMESTAMPTZ_NS) <= (
+    AND CASE
+      WHEN NOT TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."event_time" IS NULL
+      THEN TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."event_time") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END <= (
       SELECT
         MAX("__sqlfeat_ts")
       FROM "spine_keys__user_id"
     )
-    AND CAST("src"."event_time" AS TIMESTAMPTZ_NS) >= (
+    AND CASE
+      WHEN NOT TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."event_time" IS NULL
+      THEN TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."event_time") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END >= (
       SELECT
         MIN("__sqlfeat_ts")
       FROM "spine_keys__user_id"
@@ -71,7 +116,25 @@ SELECT
 FROM "spine"
 LEFT JOIN "user_click_stats__aggregates"
   ON "spine"."user_id" = "user_click_stats__aggregates"."user_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) = "user_click_stats__aggregates"."__sqlfeat_ts"
+  AND CASE
+    WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+    OR "spine"."event_timestamp" IS NULL
+    THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+    ELSE CASE
+      WHEN YEAR("spine"."event_timestamp") >= 2262
+      THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+    END
+  END = "user_click_stats__aggregates"."__sqlfeat_ts"
 LEFT JOIN "user_click_stats__last_0"
   ON "spine"."user_id" = "user_click_stats__last_0"."user_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) = "user_click_stats__last_0"."__sqlfeat_ts";
+  AND CASE
+    WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+    OR "spine"."event_timestamp" IS NULL
+    THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+    ELSE CASE
+      WHEN YEAR("spine"."event_timestamp") >= 2262
+      THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+    END
+  END = "user_click_stats__last_0"."__sqlfeat_ts";

@@ -5,25 +5,70 @@ WITH "spine" AS (
 ), "spine_keys__user_id" AS (
   SELECT DISTINCT
     "spine"."user_id",
-    CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) AS "__sqlfeat_ts"
+    CASE
+      WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+      OR "spine"."event_timestamp" IS NULL
+      THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("spine"."event_timestamp") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_ts"
   FROM "spine"
 ), "user_click_stats__source" AS (
   SELECT
     "src"."user_id" AS "user_id",
-    CAST("src"."event_time" AS TIMESTAMPTZ_NS) AS "__sqlfeat_event_ts",
-    CAST("src"."created" AS TIMESTAMPTZ_NS) AS "__sqlfeat_created_ts",
+    CASE
+      WHEN NOT TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."event_time" IS NULL
+      THEN TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."event_time") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_event_ts",
+    CASE
+      WHEN NOT TRY_CAST("src"."created" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."created" IS NULL
+      THEN TRY_CAST("src"."created" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."created") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_created_ts",
     "src"."click_id" AS "__sqlfeat_value_click_id",
     "src"."dwell_seconds" AS "__sqlfeat_value_dwell_seconds",
     "src"."category" AS "__sqlfeat_value_category"
   FROM READ_PARQUET('/repo/data/click_events.parquet') AS "src"
   WHERE
     NOT "src"."user_id" IS NULL
-    AND CAST("src"."event_time" AS TIMESTAMPTZ_NS) <= (
+    AND CASE
+      WHEN NOT TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."event_time" IS NULL
+      THEN TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."event_time") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END <= (
       SELECT
         MAX("__sqlfeat_ts")
       FROM "spine_keys__user_id"
     )
-    AND CAST("src"."event_time" AS TIMESTAMPTZ_NS) >= (
+    AND CASE
+      WHEN NOT TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."event_time" IS NULL
+      THEN TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."event_time") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END >= (
       SELECT
         MIN("__sqlfeat_ts")
       FROM "spine_keys__user_id"
@@ -65,20 +110,78 @@ WITH "spine" AS (
 ), "user_clicks_30d__source" AS (
   SELECT
     "src"."user_id" AS "user_id",
-    CAST("src"."event_time" AS TIMESTAMPTZ_NS) AS "__sqlfeat_event_ts",
-    CAST("src"."created" AS TIMESTAMPTZ_NS) AS "__sqlfeat_created_ts",
+    CASE
+      WHEN NOT TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."event_time" IS NULL
+      THEN TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."event_time") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_event_ts",
+    CASE
+      WHEN NOT TRY_CAST("src"."created" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."created" IS NULL
+      THEN TRY_CAST("src"."created" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."created") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_created_ts",
     CAST("src"."click_count" AS BIGINT) AS "click_count"
   FROM READ_PARQUET('/repo/data/user_clicks.parquet') AS "src"
   WHERE
     NOT "src"."user_id" IS NULL
-    AND CAST("src"."event_time" AS TIMESTAMPTZ_NS) <= (
+    AND CASE
+      WHEN NOT TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."event_time" IS NULL
+      THEN TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."event_time") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END <= (
       SELECT
-        MAX(CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS))
+        MAX(
+          CASE
+            WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+            OR "spine"."event_timestamp" IS NULL
+            THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+            ELSE CASE
+              WHEN YEAR("spine"."event_timestamp") >= 2262
+              THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+              ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+            END
+          END
+        )
       FROM "spine"
     )
-    AND CAST("src"."event_time" AS TIMESTAMPTZ_NS) >= (
+    AND CASE
+      WHEN NOT TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."event_time" IS NULL
+      THEN TRY_CAST("src"."event_time" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."event_time") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END >= (
       SELECT
-        MIN(CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS))
+        MIN(
+          CASE
+            WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+            OR "spine"."event_timestamp" IS NULL
+            THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+            ELSE CASE
+              WHEN YEAR("spine"."event_timestamp") >= 2262
+              THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+              ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+            END
+          END
+        )
       FROM "spine"
     ) - INTERVAL '2592000' SECOND
 ), "user_clicks_30d__latest" AS (
@@ -94,16 +197,52 @@ SELECT
   "user_click_stats__aggregates"."dwell_seconds_mean_7d" AS "dwell_seconds_mean_7d",
   "user_click_stats__last_0"."category_last_1d" AS "category_last_1d",
   CASE
-    WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) - INTERVAL '2592000' SECOND
+    WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= CASE
+      WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+      OR "spine"."event_timestamp" IS NULL
+      THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("spine"."event_timestamp") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END - INTERVAL '2592000' SECOND
     THEN "user_clicks_30d"."click_count"
   END AS "click_count"
 FROM "spine"
 ASOF LEFT JOIN "user_clicks_30d__latest" AS "user_clicks_30d"
   ON "spine"."user_id" = "user_clicks_30d"."user_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) >= "user_clicks_30d"."__sqlfeat_event_ts"
+  AND CASE
+    WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+    OR "spine"."event_timestamp" IS NULL
+    THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+    ELSE CASE
+      WHEN YEAR("spine"."event_timestamp") >= 2262
+      THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+    END
+  END >= "user_clicks_30d"."__sqlfeat_event_ts"
 LEFT JOIN "user_click_stats__aggregates"
   ON "spine"."user_id" = "user_click_stats__aggregates"."user_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) = "user_click_stats__aggregates"."__sqlfeat_ts"
+  AND CASE
+    WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+    OR "spine"."event_timestamp" IS NULL
+    THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+    ELSE CASE
+      WHEN YEAR("spine"."event_timestamp") >= 2262
+      THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+    END
+  END = "user_click_stats__aggregates"."__sqlfeat_ts"
 LEFT JOIN "user_click_stats__last_0"
   ON "spine"."user_id" = "user_click_stats__last_0"."user_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) = "user_click_stats__last_0"."__sqlfeat_ts";
+  AND CASE
+    WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+    OR "spine"."event_timestamp" IS NULL
+    THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+    ELSE CASE
+      WHEN YEAR("spine"."event_timestamp") >= 2262
+      THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+    END
+  END = "user_click_stats__last_0"."__sqlfeat_ts";

@@ -5,17 +5,44 @@ WITH "spine" AS (
 ), "spine_keys__user_id" AS (
   SELECT DISTINCT
     "spine"."user_id",
-    CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) AS "__sqlfeat_ts"
+    CASE
+      WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+      OR "spine"."event_timestamp" IS NULL
+      THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("spine"."event_timestamp") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_ts"
   FROM "spine"
 ), "user_profile__source" AS (
   SELECT
     "src"."user_id" AS "user_id",
-    CAST("src"."updated_at" AS TIMESTAMPTZ_NS) AS "__sqlfeat_event_ts",
+    CASE
+      WHEN NOT TRY_CAST("src"."updated_at" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."updated_at" IS NULL
+      THEN TRY_CAST("src"."updated_at" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."updated_at") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_event_ts",
     CAST("src"."is_premium" AS BOOLEAN) AS "is_premium"
   FROM "warehouse"."profiles" AS "src"
   WHERE
     NOT "src"."user_id" IS NULL
-    AND CAST("src"."updated_at" AS TIMESTAMPTZ_NS) <= (
+    AND CASE
+      WHEN NOT TRY_CAST("src"."updated_at" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."updated_at" IS NULL
+      THEN TRY_CAST("src"."updated_at" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."updated_at") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END <= (
       SELECT
         MAX("__sqlfeat_ts")
       FROM "spine_keys__user_id"
@@ -38,13 +65,31 @@ WITH "spine" AS (
   SELECT DISTINCT
     "spine"."user_id",
     "spine"."merchant_id",
-    CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) AS "__sqlfeat_ts"
+    CASE
+      WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+      OR "spine"."event_timestamp" IS NULL
+      THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("spine"."event_timestamp") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_ts"
   FROM "spine"
 ), "user_merchant_spend__source" AS (
   SELECT
     "src"."uid" AS "user_id",
     "src"."merchant_id" AS "merchant_id",
-    CAST("src"."paid_at" AS TIMESTAMPTZ_NS) AS "__sqlfeat_event_ts",
+    CASE
+      WHEN NOT TRY_CAST("src"."paid_at" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."paid_at" IS NULL
+      THEN TRY_CAST("src"."paid_at" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."paid_at") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END AS "__sqlfeat_event_ts",
     CAST("src"."amount" AS DOUBLE) AS "spend"
   FROM (
     SELECT
@@ -56,12 +101,30 @@ WITH "spine" AS (
   WHERE
     NOT "src"."uid" IS NULL
     AND NOT "src"."merchant_id" IS NULL
-    AND CAST("src"."paid_at" AS TIMESTAMPTZ_NS) <= (
+    AND CASE
+      WHEN NOT TRY_CAST("src"."paid_at" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."paid_at" IS NULL
+      THEN TRY_CAST("src"."paid_at" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."paid_at") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END <= (
       SELECT
         MAX("__sqlfeat_ts")
       FROM "spine_keys__user_id__merchant_id"
     )
-    AND CAST("src"."paid_at" AS TIMESTAMPTZ_NS) >= (
+    AND CASE
+      WHEN NOT TRY_CAST("src"."paid_at" AS TIMESTAMPTZ_NS) IS NULL
+      OR "src"."paid_at" IS NULL
+      THEN TRY_CAST("src"."paid_at" AS TIMESTAMPTZ_NS)
+      ELSE CASE
+        WHEN YEAR("src"."paid_at") >= 2262
+        THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+        ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      END
+    END >= (
       SELECT
         MIN("__sqlfeat_ts")
       FROM "spine_keys__user_id__merchant_id"
@@ -91,8 +154,26 @@ SELECT
 FROM "spine"
 LEFT JOIN "user_profile__pit"
   ON "spine"."user_id" = "user_profile__pit"."user_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) = "user_profile__pit"."__sqlfeat_ts"
+  AND CASE
+    WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+    OR "spine"."event_timestamp" IS NULL
+    THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+    ELSE CASE
+      WHEN YEAR("spine"."event_timestamp") >= 2262
+      THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+    END
+  END = "user_profile__pit"."__sqlfeat_ts"
 LEFT JOIN "user_merchant_spend__pit"
   ON "spine"."user_id" = "user_merchant_spend__pit"."user_id"
   AND "spine"."merchant_id" = "user_merchant_spend__pit"."merchant_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) = "user_merchant_spend__pit"."__sqlfeat_ts";
+  AND CASE
+    WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
+    OR "spine"."event_timestamp" IS NULL
+    THEN TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS)
+    ELSE CASE
+      WHEN YEAR("spine"."event_timestamp") >= 2262
+      THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+      ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
+    END
+  END = "user_merchant_spend__pit"."__sqlfeat_ts";
