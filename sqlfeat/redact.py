@@ -70,16 +70,25 @@ def _bounded(secret: str) -> str:
 
 
 def secrets_in_text(text: str) -> list[str]:
-    """Passwords carried inside a URL or a connection string (``host:port,password=...``)."""
+    """Passwords carried inside a URL or a connection string (``host:port,password=...``).
+
+    A configuration value holding ``scheme://`` is one URL: its user-info runs to the last ``@``
+    (a host never holds one), so a password with spaces, commas or slashes is found whole, even
+    when the URL is malformed and the driver would quote it back."""
     found = []
-    for part in re.split(r"[\s,;]+", text):
-        if "://" in part:
-            try:
-                password = urlsplit(part).password
-            except ValueError:
-                password = None
-            if password:
-                found.append(password)
+    if "://" in text:
+        authority = text.split("://", 1)[1]
+        if "@" in authority:
+            userinfo = authority.rsplit("@", 1)[0]
+            user, sep, password = userinfo.partition(":")
+            if sep and password:
+                found += [password, userinfo]
+        try:
+            password = urlsplit(text.strip()).password
+        except ValueError:
+            password = None
+        if password:
+            found.append(password)
     found += [m.group("password") for m in _URL_USERINFO.finditer(text)]
     found += [_unquote_value(m.group("value")) for m in _KEY_VALUE.finditer(text)]
     return [s for s in found if s]

@@ -108,16 +108,17 @@ class Dialect:
         WITH is ever taken as SQL."""
         from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-        parts = split_table_name(name, self.TABLE_NAME_CHARS)
-        identifiers = [exp.to_identifier(text, quoted=quoted) for text, quoted in parts]
-        table = exp.Table(
+        identifiers = []
+        for text, quoted in split_table_name(name, self.TABLE_NAME_CHARS):
+            identifier = exp.to_identifier(text)
+            if not quoted:  # a quoted part is kept exactly as written
+                identifier = normalize_identifiers(identifier, dialect=self.SQLGLOT_DIALECT)
+            identifier.set("quoted", True)
+            identifiers.append(identifier)
+        return exp.Table(
             this=identifiers[-1], db=identifiers[-2] if len(identifiers) > 1 else None,
             catalog=identifiers[-3] if len(identifiers) > 2 else None,
         )  # fmt: skip
-        table = normalize_identifiers(table, dialect=self.SQLGLOT_DIALECT)
-        for part in table.parts:
-            part.set("quoted", True)
-        return table
 
     def query(self, sql: str) -> exp.Query:
         """A SELECT (or WITH ... SELECT) given as text, parsed with this warehouse's grammar."""
