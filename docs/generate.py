@@ -1,7 +1,7 @@
 """Writes docs/warehouses.md and docs/aggregations.md from the compiler's own output (never
-hand-copied SQL).
+hand-copied SQL), and docs/configuration.md from the feature_store.yaml schema.
 
-    python docs/generate.py          # rewrite both pages
+    python docs/generate.py          # rewrite the three pages
 tests/test_docs.py fails when a committed page differs from what this prints.
 """
 
@@ -233,7 +233,80 @@ def render() -> str:
     return "\n".join(parts)
 
 
+CONFIG_INTRO = """\
+# feature_store.yaml
+
+sqlfeat reads Feast's `feature_store.yaml`. The file is checked when a command starts, against the
+schema below (generated from the code by `docs/generate.py`):
+
+- an **unknown key** is an error naming it, with the key it probably meant
+  (`unknown key \`online_store.conection_string\`; did you mean \`online_store.connection_string\`?`):
+  a misspelt key never falls back to a default silently;
+- a **value of the wrong type** is an error naming the key and the type it must be
+  (`offline_store.threads must be an integer, got 'many'`);
+- a **Feast key sqlfeat does not use** (listed per section below) is accepted, with a one-line
+  notice (a `sqlfeat.config.ConfigNotice` warning) saying it is ignored.
+
+Any value may be `${ENV_VAR}`; secrets (passwords, keys, the password inside a URL or a
+connection string) are never printed: see [security](security.md). Errors exit with status 2.
+
+```yaml
+project: shop                      # letters, digits, underscores; prefixes every online key
+registry: data/registry.json       # or {path: ..., registry_type: file}
+offline_store: {type: duckdb}      # duckdb (Feast: file), postgres, bigquery, snowflake
+online_store: {type: sqlite, path: data/online_store.db}   # sqlite, redis, dynamodb
+```
+
+Top-level Feast keys accepted and ignored: TOP_LEVEL.
+"""
+
+
+def _type_name(info) -> str:
+    """A field's type in words: 'integer > 0', "'conditional' or 'batch'", 'mapping'..."""
+    import typing
+
+    annotation = info.annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] if typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType) else [annotation]
+    base, metadata = args[0], list(info.metadata)
+    if typing.get_origin(base) is typing.Annotated:
+        base, *extra = typing.get_args(base)
+        metadata += extra
+    if typing.get_origin(base) is typing.Literal:
+        return " or ".join(repr(v) for v in typing.get_args(base))
+    words = {str: "string", int: "integer", bool: "true/false", float: "number", dict: "mapping"}
+    name = words.get(typing.get_origin(base) or base, getattr(base, "__name__", str(base)))
+    for rule in metadata:
+        if getattr(rule, "gt", None) is not None:
+            name += f" > {rule.gt}"
+        if getattr(rule, "ge", None) is not None:
+            name += f" >= {rule.ge}"
+    return name
+
+
+def render_configuration() -> str:
+    from sqlfeat.config import _FEAST_TOP_LEVEL
+    from sqlfeat.online import STORES, online_module
+    from sqlfeat.warehouses import WAREHOUSES, warehouse_module
+
+    parts = [CONFIG_INTRO.replace("TOP_LEVEL", ", ".join(f"`{k}`" for k in sorted(_FEAST_TOP_LEVEL)))]
+    for section, names, module_of in (("offline_store", WAREHOUSES, warehouse_module), ("online_store", STORES, online_module)):
+        for name in names:
+            model = module_of(name).OPTIONS
+            parts.append(f"## `{section}: {{type: {name}}}`\n\n| key | type | default |\n| --- | --- | --- |")
+            for field_name, info in model.model_fields.items():
+                if field_name == "type":
+                    continue
+                default = "required" if info.is_required() else repr(info.default)
+                default = "none" if default == "None" else default
+                parts.append(f"| `{info.alias or field_name}` | {_type_name(info)} | `{default}` |")
+            if model.FEAST_KEYS:
+                parts.append(f"\nFeast keys accepted and ignored: {', '.join(f'`{k}`' for k in sorted(model.FEAST_KEYS))}.")
+            parts.append("")
+    return "\n".join(parts)
+
+
 if __name__ == "__main__":
     (HERE / "warehouses.md").write_text(render())
     (HERE / "aggregations.md").write_text(render_aggregations())
-    print(f"wrote {HERE / 'warehouses.md'} and {HERE / 'aggregations.md'}")
+    (HERE / "configuration.md").write_text(render_configuration())
+    print(f"wrote {HERE / 'warehouses.md'}, {HERE / 'aggregations.md'} and {HERE / 'configuration.md'}")

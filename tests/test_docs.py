@@ -60,6 +60,7 @@ def test_warehouses_page_is_generated_from_the_compiler():
     spec.loader.exec_module(module)
     assert (DOCS / "warehouses.md").read_text() == module.render(), "run `python docs/generate.py`"
     assert (DOCS / "aggregations.md").read_text() == module.render_aggregations(), "run `python docs/generate.py`"
+    assert (DOCS / "configuration.md").read_text() == module.render_configuration(), "run `python docs/generate.py`"
 
 
 @pytest.mark.parametrize("strategy", ["asof", "window"])
