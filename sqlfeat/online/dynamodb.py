@@ -34,6 +34,7 @@ from sqlfeat.online.base import (
     OnlineRows,
     OnlineStore,
     OnlineView,
+    WriteResult,
     batch_keys,
     batch_times,
 )
@@ -193,9 +194,9 @@ class DynamoDBOnlineStore(OnlineStore):
                     f"{MAX_ATTEMPTS} attempts (throttled); raise the table's capacity and rerun"
                 )
 
-    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> int:
+    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
         if batch.num_rows == 0:
-            return 0
+            return WriteResult(0)
         items = self._items(view, batch)
         action = f"writing feature view {view.name!r}"
         self._ensure_table()
@@ -203,11 +204,11 @@ class DynamoDBOnlineStore(OnlineStore):
             with ThreadPoolExecutor(self.max_workers) as pool:
                 for _ in pool.map(self._put_if_newer, items):
                     pass
-            return len(items)
+            return WriteResult(len(items))
         stored = self._stored_versions([item[KEY_FIELD]["S"] for item in items], action)
         newer = [item for item in items if item[KEY_FIELD]["S"] not in stored or _version(item) >= stored[item[KEY_FIELD]["S"]]]
         self._batch_write(newer, action)
-        return len(items)
+        return WriteResult(len(items))
 
     # -- reading ----------------------------------------------------------------------------------
     def _batch_get(self, keys: list[str], projection: list[str], names: dict, action: str) -> dict[str, dict]:

@@ -25,6 +25,7 @@ from sqlfeat.online.base import (
     OnlineRows,
     OnlineStore,
     OnlineView,
+    WriteResult,
     batch_keys,
     batch_times,
 )
@@ -164,12 +165,12 @@ class RedisOnlineStore(OnlineStore):
             self._reader = self._client.register_script(READ_SCRIPT)
         return self._client
 
-    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> int:
+    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
         import pyarrow.compute as pc
 
         rows = batch.num_rows
         if rows == 0:
-            return 0
+            return WriteResult(0)
         prefix = view.prefix
         keys = [prefix + k for k in batch_keys(view, batch)]
         event, created = batch_times(batch)
@@ -195,7 +196,7 @@ class RedisOnlineStore(OnlineStore):
             self._send_all(commands)
         except self._errors as err:
             raise self.unreachable(err, f"writing feature view {view.name!r}") from None
-        return rows
+        return WriteResult(rows)  # nothing rejected: Redis holds keys and values up to 512 MB
 
     def _send_all(self, commands) -> None:
         """Send every command, then read every reply, on one connection.

@@ -22,6 +22,7 @@ from sqlfeat.online.base import (
     OnlineRows,
     OnlineStore,
     OnlineView,
+    WriteResult,
     batch_keys,
     batch_times,
 )
@@ -134,9 +135,9 @@ class SqliteOnlineStore(OnlineStore):
             conflict=conflict,
         )
 
-    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> int:
+    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
         if batch.num_rows == 0:
-            return 0
+            return WriteResult(0)
         keys = batch_keys(view, batch)
         event, created = batch_times(batch)
         values = [native_column(feature_array(view, batch, f), view.dtype(f)) for f in view.features]
@@ -148,7 +149,7 @@ class SqliteOnlineStore(OnlineStore):
                     self.connection.executemany(sql, zip(keys, event, created, *values))
         except sqlite3.Error as err:
             raise self.unreachable(err, f"writing feature view {view.name!r}") from None
-        return batch.num_rows
+        return WriteResult(batch.num_rows)  # nothing rejected: SQLite holds values up to 1 GB
 
     # -- reading ----------------------------------------------------------------------------------
     def _select(self, table: str, features: tuple[str, ...], count: int) -> exp.Select:
