@@ -12,7 +12,12 @@ mixes two rows. ``write_mode`` picks how an older row is kept from overwriting a
   only the newer rows (25 a request, ``UnprocessedItems`` retried with backoff). About 5x fewer
   requests, but two materializations of one view running at once could race.
 
-Reads are ``BatchGetItem`` in chunks of 100 keys, ``UnprocessedKeys`` retried with backoff.
+DynamoDB's size limits (``dynamodb_limits.py``) are checked before sending, in both modes: an
+entity whose partition key is over 2,048 bytes or whose item is over 400 KB is not sent but
+returned as a ``Rejection`` naming it, and the rest of the batch is written.
+
+Reads are ``BatchGetItem`` in chunks of 100 keys, ``UnprocessedKeys`` retried with backoff; a key
+too long to be stored is never asked for (DynamoDB would refuse the whole request) and reads null.
 Optional keys: ``endpoint_url`` (a local stand-in), ``consistent_reads`` (default false).
 """
 
@@ -34,19 +39,33 @@ from sqlfeat.online.base import (
     OnlineRows,
     OnlineStore,
     OnlineView,
+    Rejection,
     WriteResult,
     batch_keys,
     batch_times,
+    key_values,
 )
 from sqlfeat.online.codec import decode_values, feature_array, text_column, text_decoder
+from sqlfeat.online.dynamodb_limits import (
+    ITEM_BYTES,
+    KEY_BYTES,
+    NUMBER_TEXT,
+    READ_KEYS,
+    WRITE_ITEMS,
+    item_bytes,
+    largest_attribute,
+    utf8_bytes,
+)
 from sqlfeat.types import Family
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-READ_CHUNK = 100  # BatchGetItem's limit
-WRITE_CHUNK = 25  # BatchWriteItem's limit
+    from sqlfeat.types import FeatureType
+
 MAX_ATTEMPTS = 8
+_RECORD_FIELDS = (KEY_FIELD, TS_FIELD, CREATED_FIELD)
+_KEY_FIX = "shorten the entity key (the partition key is {prefix!r} plus it: hash long keys, for example)"
 _NAMES = {"#k": KEY_FIELD, "#ts": TS_FIELD, "#cts": CREATED_FIELD}
 _NEWER_WITH_CREATED = "attribute_not_exists(#k) OR #ts < :ts OR (#ts = :ts AND (attribute_not_exists(#cts) OR #cts <= :cts))"
 _NEWER_WITHOUT_CREATED = "attribute_not_exists(#k) OR #ts < :ts OR (#ts = :ts AND attribute_not_exists(#cts))"
@@ -55,6 +74,20 @@ _NEWER_WITHOUT_CREATED = "attribute_not_exists(#k) OR #ts < :ts OR (#ts = :ts AN
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 2.0))
+
+
+def _longest(array: pa.Array, values: list, dtype: FeatureType) -> int:
+    """The most bytes one value of a feature column takes (stored, in DynamoDB's count)."""
+    import pyarrow.compute as pc
+
+    if dtype.family is Family.STRING:  # UTF-8 bytes, not characters
+        return pc.max(pc.binary_length(array)).as_py() or 0
+    # Every other encoding is ASCII text or raw bytes: its length is its size.
+    return max(map(len, filter(None, values)), default=0)
 
 
 def _version(item: dict) -> tuple[int, float]:
@@ -109,9 +142,22 @@ class DynamoDBOnlineStore(OnlineStore):
         try:
             return getattr(client, operation)(**kwargs)
         except self._errors as err:
-            if getattr(err, "response", {}).get("Error", {}).get("Code") in expected:
+            code = getattr(err, "response", {}).get("Error", {}).get("Code")
+            if code in expected:
                 raise
+            if code == "ValidationException":
+                raise self._refused(err, action) from None
             raise self.unreachable(err, action) from None
+
+    def _refused(self, err: BaseException, action: str) -> OnlineStoreError:
+        """DynamoDB refused a request as invalid: sending it again cannot help, so say so."""
+        refused = OnlineStoreError(
+            f"{self.describe()} refused {action} as invalid: {err}. This is not transient: a rerun "
+            "sends the same request and fails the same way. sqlfeat checks DynamoDB's size limits "
+            "before sending, so please report this with the feature view and its data types"
+        )
+        refused.transient = False
+        return refused
 
     def _ensure_table(self) -> None:
         """Create the table (on-demand capacity) on first write when it does not exist."""
@@ -138,15 +184,24 @@ class DynamoDBOnlineStore(OnlineStore):
         self._table_ready = True
 
     # -- writing ----------------------------------------------------------------------------------
-    def _items(self, view: OnlineView, batch: pa.RecordBatch) -> list[dict]:
+    def _items(self, view: OnlineView, batch: pa.RecordBatch) -> tuple[list[dict], int]:
+        """The batch's items, and an upper bound on any one's size without its key value.
+
+        The bound counts each number at its text length; computed per column, it spares measuring
+        small items one by one.
+        """
         prefix = view.prefix
         keys = batch_keys(view, batch)
         event, created = batch_times(batch)
         attributes = []
+        bound = sum(map(utf8_bytes, _RECORD_FIELDS)) + 2 * NUMBER_TEXT
         for feature in view.features:
             dtype = view.dtype(feature)
             tag = "B" if dtype.family is Family.BYTES else "S"
-            attributes.append((feature, tag, text_column(feature_array(view, batch, feature), dtype)))
+            array = feature_array(view, batch, feature)
+            values = text_column(array, dtype)
+            attributes.append((feature, tag, values))
+            bound += utf8_bytes(feature) + _longest(array, values, dtype)
         items = []
         for row, key in enumerate(keys):
             item = {KEY_FIELD: {"S": prefix + key}, TS_FIELD: {"N": str(event[row])}}
@@ -157,7 +212,33 @@ class DynamoDBOnlineStore(OnlineStore):
                 if value is not None:
                     item[feature] = {tag: value}
             items.append(item)
-        return items
+        return items, bound
+
+    def _within_limits(
+        self, view: OnlineView, batch: pa.RecordBatch, items: list[dict], bound: int
+    ) -> tuple[list[dict], list[Rejection], int]:
+        """The items DynamoDB can hold, the rejections of the others, and a bound on the kept ones' size."""
+        kept: list[dict] = []
+        rejected: list[Rejection] = []
+        longest_key = 0
+        measure = bound + KEY_BYTES > ITEM_BYTES  # else no item with a legal key can be too large
+        for row, item in enumerate(items):
+            key = utf8_bytes(item[KEY_FIELD]["S"])
+            if key > KEY_BYTES:
+                rejected.append(Rejection(
+                    view.name, key_values(view, batch, row), "DynamoDB partition key", key, KEY_BYTES,
+                    _KEY_FIX.format(prefix=view.prefix),
+                ))  # fmt: skip
+            elif measure and (size := item_bytes(item)) > ITEM_BYTES:
+                name, part = largest_attribute(item, _RECORD_FIELDS)
+                fix = f"shrink its values (feature {name!r} alone takes {part:,} bytes)"
+                rejected.append(Rejection(
+                    view.name, key_values(view, batch, row), "DynamoDB item", size, ITEM_BYTES, fix
+                ))  # fmt: skip
+            else:
+                kept.append(item)
+                longest_key = max(longest_key, key)
+        return kept, rejected, bound + longest_key
 
     def _put_if_newer(self, item: dict) -> None:
         created = item.get(CREATED_FIELD)
@@ -179,7 +260,7 @@ class DynamoDBOnlineStore(OnlineStore):
         return {key: _version(item) for key, item in found.items()}
 
     def _batch_write(self, items: list[dict], action: str) -> None:
-        for chunk in _chunks(items, WRITE_CHUNK):
+        for chunk in _chunks(items, WRITE_ITEMS):
             pending = {self.table_name: [{"PutRequest": {"Item": item}} for item in chunk]}
             for attempt in range(MAX_ATTEMPTS):
                 size = len(pending[self.table_name])
@@ -187,7 +268,7 @@ class DynamoDBOnlineStore(OnlineStore):
                 pending = reply.get("UnprocessedItems") or {}
                 if not pending:
                     break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
+                _backoff(attempt)
             else:
                 raise OnlineStoreError(
                     f"{self.describe()} left {len(pending[self.table_name])} items unprocessed after "
@@ -197,23 +278,29 @@ class DynamoDBOnlineStore(OnlineStore):
     def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
         if batch.num_rows == 0:
             return WriteResult(0)
-        items = self._items(view, batch)
+        items, bound = self._items(view, batch)
+        # Checked before sending: one item DynamoDB refuses would fail its whole BatchWriteItem.
+        items, rejected, bound = self._within_limits(view, batch, items, bound)
+        if not items:
+            return WriteResult(0, rejected)
         action = f"writing feature view {view.name!r}"
         self._ensure_table()
         if self.write_mode == "conditional":
             with ThreadPoolExecutor(self.max_workers) as pool:
                 for _ in pool.map(self._put_if_newer, items):
                     pass
-            return WriteResult(len(items))
+            return WriteResult(len(items), rejected)
         stored = self._stored_versions([item[KEY_FIELD]["S"] for item in items], action)
         newer = [item for item in items if item[KEY_FIELD]["S"] not in stored or _version(item) >= stored[item[KEY_FIELD]["S"]]]
         self._batch_write(newer, action)
-        return WriteResult(len(items))
+        return WriteResult(len(items), rejected)
 
     # -- reading ----------------------------------------------------------------------------------
     def _batch_get(self, keys: list[str], projection: list[str], names: dict, action: str) -> dict[str, dict]:
         found: dict[str, dict] = {}
-        for chunk in _chunks(list(dict.fromkeys(keys)), READ_CHUNK):
+        # A key over DynamoDB's limit cannot be stored, and asking for it would fail the request.
+        wanted = [key for key in dict.fromkeys(keys) if utf8_bytes(key) <= KEY_BYTES]
+        for chunk in _chunks(wanted, READ_KEYS):
             request = {
                 "Keys": [{KEY_FIELD: {"S": key}} for key in chunk], "ProjectionExpression": ", ".join(projection),
                 "ExpressionAttributeNames": names, "ConsistentRead": self.consistent_reads,
@@ -231,7 +318,7 @@ class DynamoDBOnlineStore(OnlineStore):
                 pending = reply.get("UnprocessedKeys") or {}
                 if not pending:
                     break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
+                _backoff(attempt)
             else:
                 raise OnlineStoreError(
                     f"{self.describe()} left keys unprocessed after {MAX_ATTEMPTS} attempts (throttled); "
@@ -262,7 +349,7 @@ class DynamoDBOnlineStore(OnlineStore):
             while True:
                 reply = self._call("scan", 0, action, ("ResourceNotFoundException",), **request)
                 keys = [item[KEY_FIELD]["S"] for item in reply.get("Items", [])]
-                for chunk in _chunks(keys, WRITE_CHUNK):
+                for chunk in _chunks(keys, WRITE_ITEMS):
                     deletes = [{"DeleteRequest": {"Key": {KEY_FIELD: {"S": key}}}} for key in chunk]
                     self._call("batch_write_item", len(deletes), action, RequestItems={self.table_name: deletes})
                 if "LastEvaluatedKey" not in reply:
