@@ -9,8 +9,9 @@ mixes two rows. ``write_mode`` picks how an older row is kept from overwriting a
 - ``conditional`` (default): one ``PutItem`` per entity with a ``ConditionExpression`` on
   (``:ts``, ``:cts``), ``max_workers`` in parallel. Strict even with concurrent writers.
 - ``batch``: ``BatchGetItem`` the stored versions (100 keys a request), then ``BatchWriteItem``
-  only the newer rows (25 a request, ``UnprocessedItems`` retried with backoff). About 5x fewer
-  requests, but two materializations of one view running at once could race.
+  only the newer rows (25 items and 16 MB as sent a request, ``UnprocessedItems`` retried with
+  backoff). About 5x fewer requests, but two materializations of one view running at once could
+  race.
 
 DynamoDB's size limits (``dynamodb_limits.py``) are checked before sending, in both modes: an
 entity whose partition key is over 2,048 bytes or whose item is over 400 KB is not sent but
@@ -54,7 +55,9 @@ from sqlfeat.online.dynamodb_limits import (
     WRITE_ITEMS,
     item_bytes,
     largest_attribute,
+    put_request_bound,
     utf8_bytes,
+    write_requests,
 )
 from sqlfeat.types import Family
 
@@ -187,8 +190,8 @@ class DynamoDBOnlineStore(OnlineStore):
     def _items(self, view: OnlineView, batch: pa.RecordBatch) -> tuple[list[dict], int]:
         """The batch's items, and an upper bound on any one's size without its key value.
 
-        The bound counts each number at its text length; computed per column, it spares measuring
-        small items one by one.
+        The bound counts each number at its text length, so it also bounds the JSON sent
+        (``put_request_bound``); computed per column, it spares measuring small items one by one.
         """
         prefix = view.prefix
         keys = batch_keys(view, batch)
@@ -259,21 +262,26 @@ class DynamoDBOnlineStore(OnlineStore):
         found = self._batch_get(keys, ["#k", "#ts", "#cts"], dict(_NAMES), action)
         return {key: _version(item) for key, item in found.items()}
 
-    def _batch_write(self, items: list[dict], action: str) -> None:
-        for chunk in _chunks(items, WRITE_ITEMS):
+    def _batch_write(self, items: list[dict], action: str, bound: int | None = None) -> None:
+        """Put ``items`` in requests of at most 25 items and 16 MB as sent (``bound``: see
+        ``write_requests``), resending ``UnprocessedItems`` with backoff."""
+        for chunk in write_requests(items, self.table_name, bound):
             pending = {self.table_name: [{"PutRequest": {"Item": item}} for item in chunk]}
-            for attempt in range(MAX_ATTEMPTS):
+            attempt = 0
+            while True:
                 size = len(pending[self.table_name])
                 reply = self._call("batch_write_item", size, action, RequestItems=pending)
                 pending = reply.get("UnprocessedItems") or {}
                 if not pending:
                     break
+                # Only rounds that write nothing use up attempts: a slow drain still finishes.
+                attempt = 0 if len(pending[self.table_name]) < size else attempt + 1
+                if attempt == MAX_ATTEMPTS:
+                    raise OnlineStoreError(
+                        f"{self.describe()} left {len(pending[self.table_name])} items unprocessed after "
+                        f"{MAX_ATTEMPTS} attempts (throttled); raise the table's capacity and rerun"
+                    )
                 _backoff(attempt)
-            else:
-                raise OnlineStoreError(
-                    f"{self.describe()} left {len(pending[self.table_name])} items unprocessed after "
-                    f"{MAX_ATTEMPTS} attempts (throttled); raise the table's capacity and rerun"
-                )
 
     def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
         if batch.num_rows == 0:
@@ -292,7 +300,7 @@ class DynamoDBOnlineStore(OnlineStore):
             return WriteResult(len(items), rejected)
         stored = self._stored_versions([item[KEY_FIELD]["S"] for item in items], action)
         newer = [item for item in items if item[KEY_FIELD]["S"] not in stored or _version(item) >= stored[item[KEY_FIELD]["S"]]]
-        self._batch_write(newer, action)
+        self._batch_write(newer, action, put_request_bound(bound, len(view.features) + len(_RECORD_FIELDS)))
         return WriteResult(len(items), rejected)
 
     # -- reading ----------------------------------------------------------------------------------
@@ -306,7 +314,8 @@ class DynamoDBOnlineStore(OnlineStore):
                 "ExpressionAttributeNames": names, "ConsistentRead": self.consistent_reads,
             }  # fmt: skip
             pending = {self.table_name: request}
-            for attempt in range(MAX_ATTEMPTS):
+            attempt = 0
+            while True:
                 size = len(pending[self.table_name]["Keys"])
                 try:
                     reply = self._call("batch_get_item", size, action, ("ResourceNotFoundException",),
@@ -318,12 +327,15 @@ class DynamoDBOnlineStore(OnlineStore):
                 pending = reply.get("UnprocessedKeys") or {}
                 if not pending:
                     break
+                # A response holds at most 16 MB: the rest comes back unprocessed, and asking again
+                # makes progress. Only rounds that return nothing (throttling) use up attempts.
+                attempt = 0 if len(pending[self.table_name]["Keys"]) < size else attempt + 1
+                if attempt == MAX_ATTEMPTS:
+                    raise OnlineStoreError(
+                        f"{self.describe()} left keys unprocessed after {MAX_ATTEMPTS} attempts (throttled); "
+                        "raise the table's read capacity"
+                    )
                 _backoff(attempt)
-            else:
-                raise OnlineStoreError(
-                    f"{self.describe()} left keys unprocessed after {MAX_ATTEMPTS} attempts (throttled); "
-                    "raise the table's read capacity"
-                )
         return found
 
     def read(self, view: OnlineView, features: Sequence[str], entity_keys: Sequence[str]) -> OnlineRows:

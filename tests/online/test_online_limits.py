@@ -2,9 +2,9 @@
 
 DynamoDB (moto's server, both write modes): a partition key over 2,048 bytes and an item over
 400 KB are refused before sending, named in the report and the error, and read back as nulls,
-while every other entity of the same batch (the same 25-item BatchWriteItem) is written.
-Materialization counts rejections of any store (a SQLite store with a made-up limit shows it is
-store-neutral).
+while every other entity of the same batch (the same 25-item BatchWriteItem) is written. Big but
+legal items are sent in requests under 16 MB and read back across 16 MB responses. Materialization
+counts rejections of any store (a SQLite store with a made-up limit shows it is store-neutral).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlfeat import FeatureView, Field, FileSource
 from sqlfeat.cli import cli
 from sqlfeat.errors import OnlineStoreError, RejectedEntitiesError
 from sqlfeat.online.base import Rejection, WriteResult, key_values
-from sqlfeat.online.dynamodb_limits import ITEM_BYTES, KEY_BYTES
+from sqlfeat.online.dynamodb_limits import ITEM_BYTES, KEY_BYTES, REQUEST_BYTES, WRITE_ITEMS
 from sqlfeat.online.materialize import EXAMPLES, materialize
 from sqlfeat.online.sqlite import SqliteOnlineStore
 from sqlfeat.types import Int64, String
@@ -145,6 +145,28 @@ def test_cli_prints_the_rejected_entities_and_exits_1(oversized):
     assert "Error: 3 entities were not written to dynamodb online store" in output and "Traceback" not in output
     incremental = CliRunner().invoke(cli, ["--chdir", str(store.repo_path), "materialize-incremental", "2024-02-02"])
     assert incremental.exit_code == 0 and "NOT written" not in incremental.output, incremental.output
+
+
+@pytest.mark.parametrize("online_config", ["dynamodb-batch"], indirect=True)
+def test_large_legal_items_go_in_requests_under_16_mb_and_come_back_whole(tmp_path, project, online_config):
+    # 130,000 three-byte characters: 390,000 bytes stored, 780,000 as sent (each one is \uXXXX),
+    # so 25 of them would make a 19.5 MB request; 45 of them are 17.5 MB stored, over one response.
+    rows = [(f"s{i:02d}", i, chr(0x4E00 + i) * 130_000) for i in range(45)]
+    store = open_store(tmp_path / "repo", project, online_config, {"limits": limits_table(rows)}, [limits_view()])
+    sent = sent_requests(store)
+    report = store.materialize(DAY0, T)
+    assert (report.rows, report.rejected) == (45, 0)
+    writes = [body for operation, body in sent if operation == "BatchWriteItem"]
+    sizes = [len(body) for body in writes]
+    assert len(writes) >= 3 and max(sizes) <= REQUEST_BYTES, sizes
+    counts = [len(json.loads(body)["RequestItems"][online_config["table_name"]]) for body in writes]
+    assert sum(counts) == 45 and max(counts) <= WRITE_ITEMS, counts
+
+    del sent[:]
+    got = store.get_online_features(["limits:blob"], [{"shop": s} for s, _, _ in rows]).to_dict()
+    assert got["blob"] == [blob for _, _, blob in rows]
+    reads = [body for operation, body in sent if operation == "BatchGetItem"]
+    assert len(reads) >= 2, "moto answers at most 16 MB: the rest came back unprocessed and was asked again"
 
 
 @pytest.mark.parametrize("online_config", ["dynamodb"], indirect=True)
