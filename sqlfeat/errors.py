@@ -13,12 +13,16 @@
     │   └── EntityRowError       an online entity row lacks a join key or has a key of the wrong type
     ├── WarehouseError           the warehouse failed running compiled SQL (``.sql`` holds it)
     └── OnlineStoreError         the online store is unreachable, or failed a read or a write
+        └── RejectedEntitiesError a run wrote what it could; the store refused some entities (a
+                                 size limit), which no rerun writes (``.report`` is the run's)
 
 Each message names the offending object and says how to fix it. Messages never carry SQL text
 (a ``WarehouseError`` keeps it in ``.sql``) and never a secret.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "ConfigError",
@@ -28,6 +32,7 @@ __all__ = [
     "FeatureReferenceError",
     "OnlineStoreError",
     "RegistryError",
+    "RejectedEntitiesError",
     "SchemaMismatchError",
     "SqlfeatError",
     "UsageError",
@@ -94,3 +99,22 @@ class WarehouseError(SqlfeatError):
 
 class OnlineStoreError(SqlfeatError):
     """The online store is unreachable, or failed a read or a write."""
+
+    #: Whether running the same command again can succeed: True for an outage or throttling;
+    #: False when the store refused the request itself, which a rerun sends again unchanged.
+    transient = True
+
+
+class RejectedEntitiesError(OnlineStoreError):
+    """A materialization wrote every entity it could, but the online store refused some because
+    they break one of its limits (a DynamoDB key over 2,048 bytes, an item over 400 KB).
+
+    ``report`` is the run's ``MaterializationReport``: the watermarks moved as for a successful
+    run, and it names the rejected entities and counts them per view.
+    """
+
+    transient = False
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report

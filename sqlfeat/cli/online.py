@@ -1,6 +1,7 @@
 """Online commands: materialize, materialize-incremental, get-online-features, consistency.
 
-Each command is one call into FeatureStore; the progress bar and the summary are drawn here.
+Each command is one call into FeatureStore; the progress bar and the summary are drawn here. A
+materialization whose store rejected entities prints its summary (naming them), then exits 1.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import click
 
 from sqlfeat.cli.app import console, feature_list as _features, open_store as _store
+from sqlfeat.errors import RejectedEntitiesError
 
 _WHEN_HELP = "ISO 8601 (2024-02-01, 2024-02-01T12:00:00+08:00) or 'now'; without a zone: UTC."
 
@@ -71,6 +73,19 @@ def _progress_bar() -> Iterator[Callable]:
         yield on_progress
 
 
+def _materialize_and_print(run: Callable[[Callable], Any]) -> None:
+    """``run(on_progress)`` under a progress bar, then its summary. A run that wrote all it could
+    but had entities rejected prints the same summary, then fails through the error handler."""
+    try:
+        with _progress_bar() as on_progress:
+            report = run(on_progress)
+    except RejectedEntitiesError as err:
+        if err.report is not None:
+            console().print(err.report.summary(), markup=False)
+        raise
+    console().print(report.summary(), markup=False)
+
+
 @click.command("materialize")
 @click.argument("start")
 @click.argument("end")
@@ -79,13 +94,15 @@ def _progress_bar() -> Iterator[Callable]:
 def materialize(ctx: click.Context, start: str, end: str, views: tuple[str, ...]) -> None:
     """Write each entity's newest row with event time in [START, END] to the online store.
 
+    Exits with status 1 when the store rejected entities (a key or values over its size limits):
+    every other entity is written, the rejected ones are named.
+
     \b
     Example:
       sqlfeat materialize 2024-01-01 2024-02-01 -v user_clicks_30d
     """
-    with _progress_bar() as on_progress:
-        report = _store(ctx).materialize(_when(start), _when(end), list(views) or None, on_progress=on_progress)
-    console().print(report.summary(), markup=False)
+    store, since, until, names = _store(ctx), _when(start), _when(end), list(views) or None
+    _materialize_and_print(lambda on_progress: store.materialize(since, until, names, on_progress=on_progress))
 
 
 @click.command("materialize-incremental")
@@ -93,10 +110,12 @@ def materialize(ctx: click.Context, start: str, end: str, views: tuple[str, ...]
 @click.option("--views", "-v", multiple=True, help="Feature views to materialize. Default: every online view.")
 @click.pass_context
 def materialize_incremental(ctx: click.Context, end: str, views: tuple[str, ...]) -> None:
-    """Continue every view from its last materialization up to END (a new view: its full history)."""
-    with _progress_bar() as on_progress:
-        report = _store(ctx).materialize_incremental(_when(end), list(views) or None, on_progress=on_progress)
-    console().print(report.summary(), markup=False)
+    """Continue every view from its last materialization up to END (a new view: its full history).
+
+    Exits with status 1 when the store rejected entities, as `materialize` does.
+    """
+    store, until, names = _store(ctx), _when(end), list(views) or None
+    _materialize_and_print(lambda on_progress: store.materialize_incremental(until, names, on_progress=on_progress))
 
 
 @click.command("get-online-features")

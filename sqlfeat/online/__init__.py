@@ -4,7 +4,9 @@
   ``connect(options, project, repo_path) -> OnlineStore`` (its driver imported inside) and
   ``build(...)``, the same store not connected (no driver);
   ``STORES`` below is the one list of them (``online_store: {type: ...}`` picks one).
-- ``base.py``: what every store does and shares (record layout, keys, value encodings).
+  ``dynamodb_limits.py`` holds DynamoDB's size rules (key, item, request), checked before sending.
+- ``base.py``: what every store does and shares (record layout, keys, ``WriteResult`` and
+  ``Rejection``: what a store reports of a batch, entities it cannot hold included).
 - ``materialize.py``: latest-values SQL from the warehouse, streamed into a store; watermarks.
 - ``serving.py``: ``get_online_features``: batched reads, TTL enforced at read time.
 - ``consistency.py``: online values against the point-in-time result at the watermark.

@@ -11,13 +11,17 @@ where the entity key is the join-key values in the view's join-key order, joined
 ``42,DE``. ``:`` cannot occur in project or view names, so addresses never collide.
 
 Value encodings are in ``codec.py``.
+
+A store with size limits (DynamoDB) refuses an entity it cannot hold and writes the rest:
+``write_batch`` returns a ``WriteResult`` naming each ``Rejection`` (view, join-key values, the
+limit, the size, the fix), which materialization counts per view and reports.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -74,17 +78,53 @@ class OnlineRows:
     columns: dict[str, list[Any]]
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """One entity a store refused to write because its record breaks a limit of the store.
+
+    A limit is deterministic: rerunning the write refuses it again, so the caller must report
+    it, never retry it. ``key`` holds the entity's join-key values, in join-key order.
+    """
+
+    view: str
+    key: dict[str, Any]
+    limit: str  # what is too large, e.g. "DynamoDB partition key"
+    size: int  # bytes, as the store counts them
+    maximum: int  # bytes allowed
+    fix: str  # what the user can change, e.g. "shorten the entity key"
+
+    @property
+    def reason(self) -> str:
+        return f"{self.limit} over {self.maximum:,} bytes"
+
+    def describe(self) -> str:
+        """``user_id='kkk…' (3,000 chars): DynamoDB partition key is 3,020 bytes, over ...``."""
+        keys = ", ".join(f"{name}={short_repr(value)}" for name, value in self.key.items())
+        return f"{keys}: {self.limit} is {self.size:,} bytes, over the {self.maximum:,}-byte limit; {self.fix}"
+
+
+@dataclass
+class WriteResult:
+    """What ``OnlineStore.write_batch`` did with one batch: ``rows`` entities handed to the store
+    (written, or kept out by a newer stored row), and the ``rejected`` ones it could not hold."""
+
+    rows: int
+    rejected: list[Rejection] = field(default_factory=list)
+
+
 class OnlineStore(ABC):
     """A live connection to one online store; subclasses live in ``sqlfeat/online/<type>.py``."""
 
     TYPE: ClassVar[str] = ""
 
     @abstractmethod
-    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> int:
-        """Write one batch of the latest-values query (one row per entity); return its row count.
+    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
+        """Write one batch of the latest-values query (one row per entity).
 
         Each entity's record is replaced whole and atomically, and only when the row is at least
-        as new, by (event time, created time), as what the store holds.
+        as new, by (event time, created time), as what the store holds. An entity whose record
+        breaks one of the store's limits is not sent: it is returned as a ``Rejection`` and every
+        other entity of the batch is still written.
         """
 
     @abstractmethod
@@ -127,6 +167,21 @@ def key_text(value: Any) -> str:
     if isinstance(value, datetime):
         return str(to_micros(value))  # naive: UTC, as everywhere in sqlfeat
     return str(int(value))
+
+
+def key_values(view: OnlineView, batch: pa.RecordBatch, row: int) -> dict[str, Any]:
+    """The join-key values of one row of a batch, to name an entity in a message."""
+    return {key: batch.column(key)[row].as_py() for key in view.join_keys}
+
+
+def short_repr(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to about ``limit`` characters: an oversized key must not flood a message."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, (str, bytes)):
+        return f"{text[:limit]}… ({len(value):,} {'bytes' if isinstance(value, bytes) else 'chars'})"
+    return f"{text[:limit]}…"
 
 
 def entity_key(values: Sequence[Any]) -> str:

@@ -9,10 +9,16 @@ mixes two rows. ``write_mode`` picks how an older row is kept from overwriting a
 - ``conditional`` (default): one ``PutItem`` per entity with a ``ConditionExpression`` on
   (``:ts``, ``:cts``), ``max_workers`` in parallel. Strict even with concurrent writers.
 - ``batch``: ``BatchGetItem`` the stored versions (100 keys a request), then ``BatchWriteItem``
-  only the newer rows (25 a request, ``UnprocessedItems`` retried with backoff). About 5x fewer
-  requests, but two materializations of one view running at once could race.
+  only the newer rows (25 items and 16 MB as sent a request, ``UnprocessedItems`` retried with
+  backoff). About 5x fewer requests, but two materializations of one view running at once could
+  race.
 
-Reads are ``BatchGetItem`` in chunks of 100 keys, ``UnprocessedKeys`` retried with backoff.
+DynamoDB's size limits (``dynamodb_limits.py``) are checked before sending, in both modes: an
+entity whose partition key is over 2,048 bytes or whose item is over 400 KB is not sent but
+returned as a ``Rejection`` naming it, and the rest of the batch is written.
+
+Reads are ``BatchGetItem`` in chunks of 100 keys, ``UnprocessedKeys`` retried with backoff; a key
+too long to be stored is never asked for (DynamoDB would refuse the whole request) and reads null.
 Optional keys: ``endpoint_url`` (a local stand-in), ``consistent_reads`` (default false).
 """
 
@@ -29,8 +35,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import PositiveInt
 
 from sqlfeat.errors import ConfigError, OnlineStoreError
-from sqlfeat.options import StoreOptions
-from sqlfeat.redact import redact
 from sqlfeat.online.base import (
     CREATED_FIELD,
     KEY_FIELD,
@@ -38,17 +42,25 @@ from sqlfeat.online.base import (
     OnlineRows,
     OnlineStore,
     OnlineView,
-    batch_keys,
-    batch_times,
+    WriteResult,
 )
-from sqlfeat.online.codec import decode_values, feature_array, text_column, text_decoder
-from sqlfeat.types import Family
+from sqlfeat.online.codec import decode_values, text_decoder
+from sqlfeat.online.dynamodb_items import RECORD_FIELDS, batch_items, within_limits
+from sqlfeat.online.dynamodb_limits import (
+    KEY_BYTES,
+    READ_KEYS,
+    WRITE_ITEMS,
+    put_request_bound,
+    utf8_bytes,
+    write_requests,
+)
+from sqlfeat.options import StoreOptions
+from sqlfeat.redact import redact
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-READ_CHUNK = 100  # BatchGetItem's limit
-WRITE_CHUNK = 25  # BatchWriteItem's limit
+
 MAX_ATTEMPTS = 8
 _NAMES = {"#k": KEY_FIELD, "#ts": TS_FIELD, "#cts": CREATED_FIELD}
 _NEWER_WITH_CREATED = "attribute_not_exists(#k) OR #ts < :ts OR (#ts = :ts AND (attribute_not_exists(#cts) OR #cts <= :cts))"
@@ -58,6 +70,10 @@ _NEWER_WITHOUT_CREATED = "attribute_not_exists(#k) OR #ts < :ts OR (#ts = :ts AN
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 2.0))
 
 
 def _version(item: dict) -> tuple[int, float]:
@@ -112,9 +128,22 @@ class DynamoDBOnlineStore(OnlineStore):
         try:
             return getattr(client, operation)(**kwargs)
         except self._errors as err:
-            if getattr(err, "response", {}).get("Error", {}).get("Code") in expected:
+            code = getattr(err, "response", {}).get("Error", {}).get("Code")
+            if code in expected:
                 raise
+            if code == "ValidationException":
+                raise self._refused(err, action) from None
             raise self.unreachable(err, action) from None
+
+    def _refused(self, err: BaseException, action: str) -> OnlineStoreError:
+        """DynamoDB refused a request as invalid: sending it again cannot help, so say so."""
+        refused = OnlineStoreError(
+            f"{self.describe()} refused {action} as invalid: {err}. This is not transient: a rerun "
+            "sends the same request and fails the same way. sqlfeat checks DynamoDB's size limits "
+            "before sending, so please report this with the feature view and its data types"
+        )
+        refused.transient = False
+        return refused
 
     def _ensure_table(self) -> None:
         """Create the table (on-demand capacity) on first write when it does not exist."""
@@ -141,27 +170,6 @@ class DynamoDBOnlineStore(OnlineStore):
         self._table_ready = True
 
     # -- writing ----------------------------------------------------------------------------------
-    def _items(self, view: OnlineView, batch: pa.RecordBatch) -> list[dict]:
-        prefix = view.prefix
-        keys = batch_keys(view, batch)
-        event, created = batch_times(batch)
-        attributes = []
-        for feature in view.features:
-            dtype = view.dtype(feature)
-            tag = "B" if dtype.family is Family.BYTES else "S"
-            attributes.append((feature, tag, text_column(feature_array(view, batch, feature), dtype)))
-        items = []
-        for row, key in enumerate(keys):
-            item = {KEY_FIELD: {"S": prefix + key}, TS_FIELD: {"N": str(event[row])}}
-            if created[row] is not None:
-                item[CREATED_FIELD] = {"N": str(created[row])}
-            for feature, tag, values in attributes:
-                value = values[row]
-                if value is not None:
-                    item[feature] = {tag: value}
-            items.append(item)
-        return items
-
     def _put_if_newer(self, item: dict) -> None:
         created = item.get(CREATED_FIELD)
         values = {":ts": item[TS_FIELD]}
@@ -181,48 +189,60 @@ class DynamoDBOnlineStore(OnlineStore):
         found = self._batch_get(keys, ["#k", "#ts", "#cts"], dict(_NAMES), action)
         return {key: _version(item) for key, item in found.items()}
 
-    def _batch_write(self, items: list[dict], action: str) -> None:
-        for chunk in _chunks(items, WRITE_CHUNK):
+    def _batch_write(self, items: list[dict], action: str, bound: int | None = None) -> None:
+        """Put ``items`` in requests of at most 25 items and 16 MB as sent (``bound``: see
+        ``write_requests``), resending ``UnprocessedItems`` with backoff."""
+        for chunk in write_requests(items, self.table_name, bound):
             pending = {self.table_name: [{"PutRequest": {"Item": item}} for item in chunk]}
-            for attempt in range(MAX_ATTEMPTS):
+            attempt = 0
+            while True:
                 size = len(pending[self.table_name])
                 reply = self._call("batch_write_item", size, action, RequestItems=pending)
                 pending = reply.get("UnprocessedItems") or {}
                 if not pending:
                     break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-            else:
-                raise OnlineStoreError(
-                    f"{self.describe()} left {len(pending[self.table_name])} items unprocessed after "
-                    f"{MAX_ATTEMPTS} attempts (throttled); raise the table's capacity and rerun"
-                )
+                # Only rounds that write nothing use up attempts: a slow drain still finishes.
+                attempt = 0 if len(pending[self.table_name]) < size else attempt + 1
+                if attempt == MAX_ATTEMPTS:
+                    raise OnlineStoreError(
+                        f"{self.describe()} left {len(pending[self.table_name])} items unprocessed after "
+                        f"{MAX_ATTEMPTS} attempts (throttled); raise the table's capacity and rerun"
+                    )
+                _backoff(attempt)
 
-    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> int:
+    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
         if batch.num_rows == 0:
-            return 0
-        items = self._items(view, batch)
+            return WriteResult(0)
+        items, bound = batch_items(view, batch)
+        # Checked before sending: one item DynamoDB refuses would fail its whole BatchWriteItem.
+        items, rejected, bound = within_limits(view, batch, items, bound)
+        if not items:
+            return WriteResult(0, rejected)
         action = f"writing feature view {view.name!r}"
         self._ensure_table()
         if self.write_mode == "conditional":
             with ThreadPoolExecutor(self.max_workers) as pool:
                 for _ in pool.map(self._put_if_newer, items):
                     pass
-            return len(items)
+            return WriteResult(len(items), rejected)
         stored = self._stored_versions([item[KEY_FIELD]["S"] for item in items], action)
         newer = [item for item in items if item[KEY_FIELD]["S"] not in stored or _version(item) >= stored[item[KEY_FIELD]["S"]]]
-        self._batch_write(newer, action)
-        return len(items)
+        self._batch_write(newer, action, put_request_bound(bound, len(view.features) + len(RECORD_FIELDS)))
+        return WriteResult(len(items), rejected)
 
     # -- reading ----------------------------------------------------------------------------------
     def _batch_get(self, keys: list[str], projection: list[str], names: dict, action: str) -> dict[str, dict]:
         found: dict[str, dict] = {}
-        for chunk in _chunks(list(dict.fromkeys(keys)), READ_CHUNK):
+        # A key over DynamoDB's limit cannot be stored, and asking for it would fail the request.
+        wanted = [key for key in dict.fromkeys(keys) if utf8_bytes(key) <= KEY_BYTES]
+        for chunk in _chunks(wanted, READ_KEYS):
             request = {
                 "Keys": [{KEY_FIELD: {"S": key}} for key in chunk], "ProjectionExpression": ", ".join(projection),
                 "ExpressionAttributeNames": names, "ConsistentRead": self.consistent_reads,
             }  # fmt: skip
             pending = {self.table_name: request}
-            for attempt in range(MAX_ATTEMPTS):
+            attempt = 0
+            while True:
                 size = len(pending[self.table_name]["Keys"])
                 try:
                     reply = self._call("batch_get_item", size, action, ("ResourceNotFoundException",),
@@ -234,12 +254,15 @@ class DynamoDBOnlineStore(OnlineStore):
                 pending = reply.get("UnprocessedKeys") or {}
                 if not pending:
                     break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-            else:
-                raise OnlineStoreError(
-                    f"{self.describe()} left keys unprocessed after {MAX_ATTEMPTS} attempts (throttled); "
-                    "raise the table's read capacity"
-                )
+                # A response holds at most 16 MB: the rest comes back unprocessed, and asking again
+                # makes progress. Only rounds that return nothing (throttling) use up attempts.
+                attempt = 0 if len(pending[self.table_name]["Keys"]) < size else attempt + 1
+                if attempt == MAX_ATTEMPTS:
+                    raise OnlineStoreError(
+                        f"{self.describe()} left keys unprocessed after {MAX_ATTEMPTS} attempts (throttled); "
+                        "raise the table's read capacity"
+                    )
+                _backoff(attempt)
         return found
 
     def read(self, view: OnlineView, features: Sequence[str], entity_keys: Sequence[str]) -> OnlineRows:
@@ -265,7 +288,7 @@ class DynamoDBOnlineStore(OnlineStore):
             while True:
                 reply = self._call("scan", 0, action, ("ResourceNotFoundException",), **request)
                 keys = [item[KEY_FIELD]["S"] for item in reply.get("Items", [])]
-                for chunk in _chunks(keys, WRITE_CHUNK):
+                for chunk in _chunks(keys, WRITE_ITEMS):
                     deletes = [{"DeleteRequest": {"Key": {KEY_FIELD: {"S": key}}}} for key in chunk]
                     self._call("batch_write_item", len(deletes), action, RequestItems={self.table_name: deletes})
                 if "LastEvaluatedKey" not in reply:

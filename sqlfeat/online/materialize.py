@@ -9,6 +9,9 @@ The contract (docs/online-stores.md, "Materialization guarantees"):
   the row is at least as new as the stored one, so reruns and out-of-order backfills converge.
 - Watermarks move only after every view of the run succeeded; they are written to a freshly read
   registry, and not at all for a view whose definition changed meanwhile.
+- An entity the store refuses for breaking one of its limits (``Rejection``) is counted and named
+  per view while the rest is written; such a refusal is deterministic, so a rerun would not
+  converge: the run completes, moves the watermarks, then raises ``RejectedEntitiesError``.
 
 Nothing here prints: progress goes to an ``on_progress`` callback (the CLI draws a bar from it).
 """
@@ -22,17 +25,24 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlfeat.compiler import plan_view
-from sqlfeat.errors import FeatureReferenceError, OnlineStoreError, UsageError, WarehouseError
+from sqlfeat.errors import FeatureReferenceError, OnlineStoreError, RejectedEntitiesError, UsageError, WarehouseError
 from sqlfeat.online.base import OnlineView
 
 if TYPE_CHECKING:
-    from sqlfeat.definitions import FeatureView
-    from sqlfeat.online.base import OnlineStore
-    from sqlfeat.registry import OnlineTarget, Registry
     from sqlfeat.config import RepoConfig
+    from sqlfeat.definitions import FeatureView
+    from sqlfeat.online.base import OnlineStore, Rejection, WriteResult
+    from sqlfeat.registry import OnlineTarget, Registry
     from sqlfeat.warehouses.base import OfflineStore
 
 DEFAULT_BATCH_ROWS = 100_000
+# Rejected entities named per view in a report (all are counted).
+EXAMPLES = 5
+_REJECTED_FIX = (
+    "Every other entity was written and the watermarks moved: rerunning will not write these "
+    "(the limits do not change). Shorten their keys or shrink their values in the source, then "
+    "backfill them with `sqlfeat materialize START END` over their event times."
+)
 
 
 class StoreSurface(Protocol):
@@ -64,11 +74,32 @@ class ViewRun:
     view: str
     start: datetime | None
     end: datetime
-    rows: int = 0
+    rows: int = 0  # entities written (or kept out by a newer stored row)
     batches: int = 0
     seconds: float = 0.0
     note: str = ""
     done: bool = False
+    rejected: int = 0  # entities the store refused (a limit): not written
+    reasons: dict[str, int] = field(default_factory=dict)  # rejected entities per limit broken
+    examples: list[Rejection] = field(default_factory=list)  # the first EXAMPLES rejected
+
+    def add(self, result: WriteResult) -> None:
+        """Count one batch's ``write_batch`` result."""
+        self.rows += result.rows
+        self.rejected += len(result.rejected)
+        for rejection in result.rejected:
+            self.reasons[rejection.reason] = self.reasons.get(rejection.reason, 0) + 1
+        self.examples.extend(result.rejected[: max(EXAMPLES - len(self.examples), 0)])
+
+    def rejection_lines(self) -> list[str]:
+        """Lines naming the rejected entities: how many per limit broken, then the first few."""
+        if not self.rejected:
+            return []
+        reasons = ", ".join(f"{count:,} {reason}" for reason, count in self.reasons.items())
+        more = f" (and {self.rejected - len(self.examples):,} more)" if self.rejected > len(self.examples) else ""
+        return [f"  {self.rejected:,} entities NOT written: {reasons}{more}"] + [
+            f"    {rejection.describe()}" for rejection in self.examples
+        ]
 
 
 @dataclass
@@ -80,7 +111,17 @@ class MaterializationReport:
 
     @property
     def rows(self) -> int:
+        """Entities written; rejected ones are not counted here but in ``rejected``."""
         return sum(run.rows for run in self.runs)
+
+    @property
+    def rejected(self) -> int:
+        return sum(run.rejected for run in self.runs)
+
+    @property
+    def ok(self) -> bool:
+        """False when the store refused some entities: the run failed for them."""
+        return self.rejected == 0
 
     def summary(self) -> str:
         lines = []
@@ -88,12 +129,24 @@ class MaterializationReport:
             since = run.start.isoformat() if run.start else "the beginning"
             line = f"{run.view}: {run.rows:,} entities from {since} to {run.end.isoformat()} in {run.seconds:.2f} s"
             lines.append(line + (f" ({run.note})" if run.note else ""))
+            lines.extend(run.rejection_lines())
         rate = f" ({self.rows / self.seconds:,.0f} rows/s)" if self.seconds > 0 and self.rows else ""
         lines.append(
             f"Materialized {self.rows:,} rows of {len(self.runs)} feature views into {self.store_type} "
             f"in {self.seconds:.2f} s{rate}"
         )
+        if self.rejected:
+            lines.append(f"{self.rejected:,} entities were NOT written: they break the store's limits, and no rerun writes them")
         return "\n".join(lines)
+
+    def rejection_error(self, where: str) -> RejectedEntitiesError:
+        """The error a run with rejected entities ends with, naming them and the fix."""
+        lines = [f"{self.rejected:,} entities were not written to {where}, which cannot hold them:"]
+        for run in self.runs:
+            lines += [f"  feature view {run.view!r}: {rejection.describe()}" for rejection in run.examples[:3]]
+            if run.rejected > 3:
+                lines.append(f"  feature view {run.view!r}: {run.rejected - 3:,} more entities")
+        return RejectedEntitiesError("\n".join([*lines, _REJECTED_FIX]), self)
 
 
 # Called when a run starts (run None), after every batch written and when a view is done (its
@@ -173,16 +226,26 @@ def _run(
         sql = store.compile_latest_values(run.view, run.end, run.start)
         try:
             for batch in store.offline_store.fetch_batches(sql, batch_rows):
-                run.rows += online.write_batch(layout, batch)
+                run.add(online.write_batch(layout, batch))
                 run.batches += 1
                 notify(report, run)
         except (OnlineStoreError, WarehouseError) as err:
+            rerun = "Rerun the same command: it converges." if getattr(err, "transient", True) else (
+                "Rerunning will fail the same way until the cause above is fixed."
+            )
+            if report.rejected:  # a rerun rejects those again: "it converges" must not hide them
+                rerun += (
+                    f" It will not write the {report.rejected:,} entities this run rejected for breaking the store's "
+                    "limits: shorten their keys or shrink their values in the source."
+                )
             failed = type(err)(
                 f"{err}\nMaterialization stopped in feature view {run.view!r} after {run.rows:,} rows; "
-                "no watermark moved. Rerun the same command: it converges."
+                f"no watermark moved. {rerun}"
             )
             if isinstance(err, WarehouseError):
                 failed.sql = err.sql
+            else:
+                failed.transient = err.transient
             raise failed from err
         run.seconds, run.done = time.perf_counter() - view_started, True
         notify(report, run)
@@ -190,6 +253,10 @@ def _run(
     _record(store, report, fingerprints)
     report.finished = True
     notify(report, None)
+    if report.rejected:
+        # Deterministic refusals: the watermarks moved (a rerun would only refuse them again), and
+        # the run still fails, loudly, so that no caller takes it for a complete one.
+        raise report.rejection_error(online.describe())
     return report
 
 

@@ -17,22 +17,23 @@ from collections.abc import Sequence
 from itertools import chain, groupby
 from operator import itemgetter
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import NonNegativeInt
 
 from sqlfeat.errors import ConfigError
-from sqlfeat.options import StoreOptions
 from sqlfeat.online.base import (
     TS_FIELD,
     OnlineRows,
     OnlineStore,
     OnlineView,
+    WriteResult,
     batch_keys,
     batch_times,
 )
 from sqlfeat.online.codec import decode_values, feature_array, text_column, text_decoder
+from sqlfeat.options import StoreOptions
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -183,12 +184,12 @@ class RedisOnlineStore(OnlineStore):
             self._reader = self._client.register_script(READ_SCRIPT)
         return self._client
 
-    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> int:
+    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
         import pyarrow.compute as pc
 
         rows = batch.num_rows
         if rows == 0:
-            return 0
+            return WriteResult(0)
         prefix = view.prefix
         keys = [prefix + k for k in batch_keys(view, batch)]
         event, created = batch_times(batch)
@@ -214,7 +215,7 @@ class RedisOnlineStore(OnlineStore):
             self._send_all(commands)
         except self._errors as err:
             raise self.unreachable(err, f"writing feature view {view.name!r}") from None
-        return rows
+        return WriteResult(rows)  # nothing rejected: Redis holds keys and values up to 512 MB
 
     def _send_all(self, commands) -> None:
         """Send every command, then read every reply, on one connection.

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from sqlfeat.options import StoreOptions
-
 from sqlfeat.online.base import (
     CREATED_FIELD,
     KEY_FIELD,
@@ -24,10 +22,12 @@ from sqlfeat.online.base import (
     OnlineRows,
     OnlineStore,
     OnlineView,
+    WriteResult,
     batch_keys,
     batch_times,
 )
 from sqlfeat.online.codec import decode_values, feature_array, native_column, native_decoder
+from sqlfeat.options import StoreOptions
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -136,9 +136,9 @@ class SqliteOnlineStore(OnlineStore):
             conflict=conflict,
         )
 
-    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> int:
+    def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
         if batch.num_rows == 0:
-            return 0
+            return WriteResult(0)
         keys = batch_keys(view, batch)
         event, created = batch_times(batch)
         values = [native_column(feature_array(view, batch, f), view.dtype(f)) for f in view.features]
@@ -150,7 +150,7 @@ class SqliteOnlineStore(OnlineStore):
                     self.connection.executemany(sql, zip(keys, event, created, *values))
         except sqlite3.Error as err:
             raise self.unreachable(err, f"writing feature view {view.name!r}") from None
-        return batch.num_rows
+        return WriteResult(batch.num_rows)  # nothing rejected: SQLite holds values up to 1 GB
 
     # -- reading ----------------------------------------------------------------------------------
     def _select(self, table: str, features: tuple[str, ...], count: int) -> exp.Select:
