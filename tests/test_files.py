@@ -52,6 +52,12 @@ def user_trees(draw, min_size: int = 1) -> dict[str, bytes]:
     return chosen
 
 
+def apart(user: dict[str, bytes], taken: set[str]) -> dict[str, bytes]:
+    """The user's files that neither are, nor sit under, nor contain a path in ``taken``."""
+    return {rel: data for rel, data in user.items()
+            if not any(rel == t or rel.startswith(t + "/") or t.startswith(rel + "/") for t in taken)}  # fmt: skip
+
+
 def plant(root: Path, user: dict[str, bytes]) -> None:
     for rel, data in user.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +152,7 @@ def test_regenerating_deletes_only_what_sqlfeat_wrote(user, first, second, tmp_p
             out.write_text(rel, f"one {rel}")
         out.prune()
     # The user adds files anywhere sqlfeat did not write, including inside its sub-folders.
-    user = {rel: data for rel, data in user.items() if not any(rel == w or rel.startswith(w + "/") or w.startswith(rel + "/") for w in first | second)}  # fmt: skip
+    user = apart(user, first | second)
     plant(root, user)
     with OutputFolder.open(root, "cmd", "--output") as out:
         for rel in second:
