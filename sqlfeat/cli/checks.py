@@ -71,7 +71,8 @@ def docs() -> None:
 
 
 @docs.command("generate")
-@click.option("--output", "-o", type=_PATH, default=None, help="Site folder. Default: <repo>/target/catalog.")
+@click.option("--output", "-o", type=_PATH, default=None,
+              help="Site folder: a new, empty or sqlfeat-written folder. Default: <repo>/target/catalog.")
 @click.option("--dialect", "-d", "dialects", multiple=True, type=click.Choice([*ALL_DIALECTS, "all"]),
               help="Also show SQL for this dialect (repeatable). The offline store's own is always shown.")
 @click.pass_context
@@ -91,10 +92,13 @@ def docs_generate(ctx, output, dialects) -> None:
 def docs_serve(ctx, port, host, output) -> None:
     """Serve the catalog over HTTP (generating it first if it is missing) until Ctrl-C."""
     from sqlfeat.catalog import generate_catalog, serve_catalog
+    from sqlfeat.files import is_output_folder
 
     if output is None:
         output = _store(ctx).repo_path / "target" / "catalog"
-    if not (output / "index.html").is_file():
+    # Only a catalog sqlfeat wrote is served as is; anything else goes through generate, which
+    # refuses a folder holding someone else's files.
+    if not (is_output_folder(output) and (output / "index.html").is_file()):
         generate_catalog(_store(ctx), output)
     try:
         serve_catalog(output, host, port, ready=lambda url: click.echo(f"Serving {output} at {url} (Ctrl-C to stop)"))
