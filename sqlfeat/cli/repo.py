@@ -16,7 +16,10 @@ from sqlfeat.warehouses import WAREHOUSES
 @click.command()
 @click.argument("name")
 def init(name: str) -> None:
-    """Create NAME/feature_repo: feature_store.yaml, example definitions and sample data."""
+    """Create NAME/feature_repo: feature_store.yaml, example definitions and sample data.
+
+    Nothing is written if any of those files (or NAME/README.md) already exists.
+    """
     from sqlfeat.scaffold import init_repo
 
     repo = init_repo(Path(name))
