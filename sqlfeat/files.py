@@ -191,17 +191,20 @@ class OutputFolder:
     ``open`` refuses a non-empty folder without the marker. ``claim`` (or each ``write_*``) lists a
     file in the marker before writing it, so that files of a run that crashed are still known to
     be sqlfeat's; ``prune`` then deletes the listed files of this command that this run did not
-    write. Used as a context manager, a run that fails before writing anything removes the folders
-    it created.
+    write. Used as a context manager, a run that fails before writing anything leaves no trace: the
+    folders it created are removed, an empty folder it adopted is empty again.
     """
 
-    def __init__(self, root: Path, owner: str, option: str, listed: dict[str, str], created: list[Path]) -> None:
+    def __init__(
+        self, root: Path, owner: str, option: str, listed: dict[str, str], created: list[Path], adopted: bool = False
+    ) -> None:
         self.root = root
         self.owner = owner
         self.option = option
         self._listed = listed
         self._written: set[str] = set()
         self._created = created
+        self._adopted = adopted  # an existing empty folder this run marked
 
     @classmethod
     def open(cls, path: Path | str, owner: str, option: str) -> OutputFolder:
@@ -220,18 +223,24 @@ class OutputFolder:
                     f"Pick a new or empty folder for {option}, or empty this one yourself"
                 )
             _save_marker(root, {})
-            listed = {}
+            return cls(root, owner, option, {}, [], adopted=True)
         return cls(root, owner, option, listed, [])
 
     def __enter__(self) -> OutputFolder:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
-        if kind is not None and not self._written:
+        if kind is None or self._written:
+            return
+        try:
+            if self._adopted and [p.name for p in self.root.iterdir()] == [MARKER]:
+                _remove(self.root / MARKER)  # back to the empty folder it was
             for folder in reversed(self._created):
                 if sorted(p.name for p in folder.iterdir()) in ([MARKER], []):
                     _remove(folder / MARKER)
                     folder.rmdir()
+        except OSError:
+            pass  # tidying up only: the error being raised is the one to report
 
     def path(self, rel: str) -> Path:
         """Where ``rel`` lives, after checking it is a clean path that stays inside the folder."""

@@ -235,7 +235,7 @@ def test_a_run_that_fails_before_writing_removes_the_folders_it_created(tmp_path
     with pytest.raises(RuntimeError):
         with OutputFolder.open(tmp_path / "kept", "cmd", "--output"):
             raise RuntimeError
-    assert (tmp_path / "kept").is_dir(), "a folder it did not create stays"
+    assert (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == [], "a folder it did not create stays, empty"
 
 
 def test_a_file_given_as_the_folder_is_refused(tmp_path):
