@@ -14,7 +14,6 @@ catalog of a pull request shows the pull request's features; nothing connects to
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.resources import files
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlfeat.errors import SqlfeatError
+from sqlfeat.files import OutputFolder
 
 if TYPE_CHECKING:
     from sqlfeat.definitions import Entity, FeatureView
@@ -159,32 +159,46 @@ def _environment():
         autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.filters["duration"] = lambda value: human_duration(value) if value else "never expires"
-    env.filters["json"] = lambda value: json.dumps(value, default=str)
+    env.filters["json"] = script_json
     return env, root
 
 
+# Inside <script>, "</script" or "<!--" in the data would end or derail the element; escaped as
+# JSON \u escapes they mean the same to JSON.parse and the HTML parser sees no markup at all.
+_SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON that is safe as the text of a ``<script>`` element."""
+    text = json.dumps(value, default=str)
+    return text.translate(_SCRIPT_ESCAPES)
+
+
 def generate_catalog(store: FeatureStore, output: Path | None = None, dialects: tuple[str, ...] = ()) -> Path:
-    """Write the site to ``output`` (default ``<repo>/target/catalog``); return its index.html."""
+    """Write the site to ``output`` (default ``<repo>/target/catalog``); return its index.html.
+
+    ``output`` is an output folder (``sqlfeat.files``): a new, empty or sqlfeat-marked folder,
+    checked before any work; a regeneration deletes only the pages the previous one wrote.
+    """
     from pygments.formatters import HtmlFormatter
 
     output = Path(output) if output else store.repo_path / "target" / "catalog"
-    pages, shared = build_pages(store, dialects)
-    env, root = _environment()
-    if output.exists():
-        shutil.rmtree(output)
-    (output / "views").mkdir(parents=True)
-    for name in STATIC:
-        (output / name).write_text((root / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (output / "highlight.css").write_text(HtmlFormatter(style="friendly").get_style_defs(".highlight"), encoding="utf-8")
-    # JSON inside <script>: "</" would end the element, so escape it.
-    index_json = json.dumps(search_index(pages, shared)).replace("</", "<\\/")
-    context = {**shared, "pages": pages}
-    index = output / "index.html"
-    index.write_text(env.get_template("index.html.j2").render(root="", search_json=index_json, **context), encoding="utf-8")
-    for page in pages:
-        html = env.get_template("view.html.j2").render(root="../", page=page, **context)
-        (output / "views" / f"{page.view.name}.html").write_text(html, encoding="utf-8")
-    return index
+    with OutputFolder.open(output, "sqlfeat docs generate", "--output") as folder:
+        pages, shared = build_pages(store, dialects)
+        env, root = _environment()
+        files = {name: (root / name).read_text(encoding="utf-8") for name in STATIC}
+        files["highlight.css"] = HtmlFormatter(style="friendly").get_style_defs(".highlight")
+        context = {**shared, "pages": pages}
+        index_json = script_json(search_index(pages, shared))
+        files["index.html"] = env.get_template("index.html.j2").render(root="", search_json=index_json, **context)
+        for page in pages:
+            html = env.get_template("view.html.j2").render(root="../", page=page, **context)
+            files[f"views/{page.view.name}.html"] = html
+        folder.claim(files)
+        for rel, text in files.items():
+            folder.write_text(rel, text)
+        folder.prune()
+    return output / "index.html"
 
 
 def catalog_server(directory: Path, host: str = "127.0.0.1", port: int = 8080) -> Any:

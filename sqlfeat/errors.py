@@ -5,7 +5,10 @@
     │   │                        (start after end, an unknown strategy, a naive datetime)
     │   ├── ConfigError          exit 2: feature_store.yaml missing, unreadable or with a bad key;
     │   │                        a driver that is not installed
-    │   └── FeatureReferenceError exit 2: "view:feature" names something that is not registered
+    │   ├── FeatureReferenceError exit 2: "view:feature" names something that is not registered
+    │   └── OutputPathError      exit 2: an output path would overwrite or delete files sqlfeat did
+    │                            not write (a non-empty foreign folder, a foreign file), or its
+    │                            folder is missing
     ├── DefinitionError          a definition is invalid (duplicate name, unknown entity, bad dtype...)
     │   └── SchemaMismatchError  a source lacks a declared column or has another type
     ├── RegistryError            the registry file is missing or unreadable; apply not run
@@ -31,6 +34,7 @@ __all__ = [
     "EntityRowError",
     "FeatureReferenceError",
     "OnlineStoreError",
+    "OutputPathError",
     "RegistryError",
     "RejectedEntitiesError",
     "SchemaMismatchError",
@@ -65,6 +69,11 @@ class ConfigError(UsageError):
 
 class FeatureReferenceError(UsageError):
     """A feature reference names a view or feature that is not registered."""
+
+
+class OutputPathError(UsageError):
+    """An output path sqlfeat may not write: it holds files sqlfeat did not write, or its folder
+    is missing (``sqlfeat.files`` owns the rule)."""
 
 
 class DefinitionError(SqlfeatError):

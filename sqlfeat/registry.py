@@ -7,8 +7,6 @@ re-materialized). Its raw JSON is private: other modules read and write it throu
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -348,9 +346,7 @@ class Registry:
 
     def save(self) -> None:
         """Replace the file atomically (callers hold the lock: see ``transaction``)."""
+        from sqlfeat.files import write_text_atomic
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".registry-", suffix=".json")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.data, handle, indent=2, sort_keys=True, default=str)
-            handle.write("\n")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps(self.data, indent=2, sort_keys=True, default=str) + "\n")

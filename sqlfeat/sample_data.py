@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sqlfeat.files import atomic_path
+
 CATEGORIES = np.array(["sports", "music", "news", "games", "fashion", "travel", "food", "tech"])
 COUNTRIES = np.array(["CN", "US", "DE", "BR", "IN", "JP"])
 END = pd.Timestamp("2024-02-01", tz="UTC")
@@ -64,16 +66,24 @@ def spine(users: int, rows: int, rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
-def write_sample_data(data_dir: Path, users: int = 1_000, spine_rows: int = 5_000, seed: int = 7) -> dict[str, Path]:
+# The files `sqlfeat init` writes into data/, in the order their frames are drawn from one generator.
+SAMPLE_FILES = ("user_clicks", "user_profile", "spine")
+
+
+def sample_frames(users: int = 1_000, spine_rows: int = 5_000, seed: int = 7) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
+    makers = {"user_clicks": lambda: user_clicks(users, rng), "user_profile": lambda: user_profile(users, rng),
+              "spine": lambda: spine(users, spine_rows, rng)}  # fmt: skip
+    return {name: makers[name]() for name in SAMPLE_FILES}
+
+
+def write_sample_data(data_dir: Path, users: int = 1_000, spine_rows: int = 5_000, seed: int = 7) -> dict[str, Path]:
+    """``data_dir/<name>.parquet`` per sample frame, each written atomically."""
+    frames = sample_frames(users, spine_rows, seed)
     data_dir.mkdir(parents=True, exist_ok=True)
-    frames = {
-        "user_clicks": user_clicks(users, rng),
-        "user_profile": user_profile(users, rng),
-        "spine": spine(users, spine_rows, rng),
-    }
     paths = {}
     for name, frame in frames.items():
         paths[name] = data_dir / f"{name}.parquet"
-        frame.to_parquet(paths[name], index=False)
+        with atomic_path(paths[name]) as temp:
+            frame.to_parquet(temp, index=False)
     return paths

@@ -1,45 +1,99 @@
-"""`sqlfeat init` and `sqlfeat quickstart`: a runnable feature repo from templates/init."""
+"""`sqlfeat init` and `sqlfeat quickstart`: a runnable feature repo from templates/init, written
+only where no file is in the way (``sqlfeat.files`` writes each one atomically)."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from sqlfeat.errors import ConfigError
+from sqlfeat.errors import OutputPathError
+from sqlfeat.files import write_text_atomic
+
+REPO = "feature_repo"
 
 
 def init_repo(target: Path, project: str | None = None, users: int = 1_000, spine_rows: int = 5_000) -> Path:
-    """Write ``target/feature_repo`` (config, definitions, sample data); return the repo path."""
+    """Write ``target/README.md`` and ``target/feature_repo`` (config, definitions, sample data);
+    return the repo path.
+
+    Nothing is written when a file it would write already exists (they are all named) or when
+    ``feature_repo`` already holds files; a failure part way removes what this call wrote, so a
+    half-written repo is never left behind.
+    """
     from jinja2 import Template
 
-    from sqlfeat.sample_data import write_sample_data
+    from sqlfeat.sample_data import SAMPLE_FILES, write_sample_data
 
     target = Path(target)
     project = project or re.sub(r"[^A-Za-z0-9_]", "_", target.resolve().name)
-    if (target / "feature_repo").exists():
-        raise ConfigError(f"{target / 'feature_repo'} already exists; choose another directory")
-    scaffold = files("sqlfeat.templates") / "init"
-    _render_tree(scaffold, target, {"project": project}, Template)
-    repo = target / "feature_repo"
-    write_sample_data(repo / "data", users=users, spine_rows=spine_rows)
+    texts = _render_tree(files("sqlfeat.templates") / "init", "", {"project": project}, Template)
+    planned = [*texts, *(f"{REPO}/data/{name}.parquet" for name in SAMPLE_FILES)]
+    repo = target / REPO
+    _refuse_existing(target, planned)
+    created = _missing_folders(repo / "data")
+    written: list[Path] = []
+    try:
+        for rel, text in texts.items():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(target / rel, text)
+            written.append(target / rel)
+        written.extend(target / rel for rel in planned[len(texts):])
+        write_sample_data(repo / "data", users=users, spine_rows=spine_rows)
+    except BaseException:
+        # Every planned file was missing when we checked: what exists now is this call's.
+        for path in written:
+            path.unlink(missing_ok=True)
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
     return repo
 
 
-def _render_tree(source, destination: Path, context: dict, template_cls) -> None:
-    destination.mkdir(parents=True, exist_ok=True)
-    for entry in source.iterdir():
+def _refuse_existing(target: Path, planned: list[str]) -> None:
+    repo = target / REPO
+    if os.path.lexists(target) and not target.is_dir():
+        raise OutputPathError(f"{target} is a file; give sqlfeat init a new or existing folder")
+    existing = [rel for rel in planned if os.path.lexists(target / rel)]
+    if existing:
+        raise OutputPathError(
+            f"sqlfeat init would overwrite {', '.join(str(target / rel) for rel in existing)}; it never overwrites "
+            "files it did not write: pick another directory, or move them away"
+        )
+    if os.path.lexists(repo) and (not repo.is_dir() or any(repo.iterdir())):
+        raise OutputPathError(f"{repo} already exists and is not empty; choose another directory")
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its parents that do not exist yet, outermost first."""
+    missing = []
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
+def _render_tree(source, prefix: str, context: dict, template_cls) -> dict[str, str]:
+    """Every file of the template tree ``source`` as ``{relative path: text}``, templates rendered."""
+    rendered = {}
+    for entry in sorted(source.iterdir(), key=lambda e: e.name):
         if entry.name == "__pycache__":
             continue
+        rel = f"{prefix}{entry.name}"
         if entry.is_dir():
-            _render_tree(entry, destination / entry.name, context, template_cls)
+            rendered.update(_render_tree(entry, f"{rel}/", context, template_cls))
         else:
-            text = entry.read_text()
+            text = entry.read_text(encoding="utf-8")
             if entry.name.endswith((".yaml", ".md")):
                 text = template_cls(text, keep_trailing_newline=True).render(**context)
-            (destination / entry.name).write_text(text)
+            rendered[rel] = text
+    return rendered
 
 
 @dataclass
@@ -70,9 +124,9 @@ def run_quickstart(target: Path, spine_rows: int = 5_000) -> QuickstartResult:
     """init -> apply -> point-in-time training set, written next to the repo's data."""
     import pandas as pd
 
-    from sqlfeat.store import FeatureStore
-
+    from sqlfeat.retrieval import write_training_set
     from sqlfeat.sample_data import END
+    from sqlfeat.store import FeatureStore
 
     started = time.perf_counter()
     repo = init_repo(Path(target), spine_rows=spine_rows)
@@ -88,9 +142,9 @@ def run_quickstart(target: Path, spine_rows: int = 5_000) -> QuickstartResult:
         online = store.get_online_features(QUICKSTART_FEATURES[:2], [{"user_id": 1}, {"user_id": 2}], as_of=as_of)
         consistency = store.check_consistency()
     training_path = repo / "data" / "training.parquet"
-    frame.to_parquet(training_path, index=False)
+    write_training_set(training_path, frame, "sqlfeat quickstart")
     sql_path = repo / "data" / "training.sql"
-    sql_path.write_text(sql + ";\n")
+    write_text_atomic(sql_path, sql + ";\n")
     return QuickstartResult(
         repo, len(frame), time.perf_counter() - started, training_path, sql_path, sql,
         [f.split(":")[1] for f in QUICKSTART_FEATURES], frame,

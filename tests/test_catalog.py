@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -183,3 +184,208 @@ def test_the_catalog_works_in_headless_chromium(browser, served):
     assert panel.find_elements(By.CSS_SELECTOR, ".highlight span.k"), "SQL keywords are highlighted"
     assert not browser.find_element(By.ID, "tab-features").is_displayed()
     assert _console_errors(browser) == []
+
+
+# -- nothing lost, outputs well-formed --------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_files import apart, plant, temp_files, tree, user_trees  # noqa: E402
+
+from sqlfeat.checks.report import FORMAT, read_run_results  # noqa: E402
+from sqlfeat.errors import OutputPathError  # noqa: E402
+from sqlfeat.files import MARKER  # noqa: E402
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture
+def repo(make_repo, clicks_frame) -> Path:
+    root = make_repo({"clicks": clicks_frame})
+    (root / "features.py").write_text(DEFINITIONS)
+    return root
+
+
+def docs(root: Path, *args: str):
+    return CliRunner().invoke(cli, ["--chdir", str(root), "docs", *args])
+
+
+def test_docs_generate_into_the_repo_itself_refuses_and_deletes_nothing(repo, monkeypatch):
+    before = tree(repo)
+    monkeypatch.chdir(repo)
+    result = docs(repo, "generate", "--output", ".")
+    assert result.exit_code == 2, result.output
+    assert "--output . is not empty and sqlfeat did not create it" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert tree(repo) == before
+
+
+def test_docs_serve_refuses_a_foreign_folder_instead_of_serving_or_replacing_it(repo, tmp_path, monkeypatch):
+    import sqlfeat.catalog
+
+    served = []
+    monkeypatch.setattr(sqlfeat.catalog, "serve_catalog", lambda directory, *a, **k: served.append(directory))
+    foreign = tmp_path / "site"
+    foreign.mkdir()
+    (foreign / "index.html").write_text("<h1>my own site</h1>")
+    result = docs(repo, "serve", "--output", str(foreign))
+    assert result.exit_code == 2 and "is not empty and sqlfeat did not create it" in result.output
+    assert served == [] and tree(foreign) == {"index.html": b"<h1>my own site</h1>"}
+    # A catalog sqlfeat wrote is served as it is.
+    generate_catalog(FeatureStore(repo_path=repo), tmp_path / "catalog")
+    assert docs(repo, "serve", "--output", str(tmp_path / "catalog")).exit_code == 0
+    assert served == [tmp_path / "catalog"]
+
+
+@SETTINGS
+@given(user=user_trees())
+def test_user_files_in_a_catalog_folder_survive_regeneration(repo, user):
+    store = FeatureStore(repo_path=repo)
+    site = Path(tempfile.mkdtemp(dir=repo.parent)) / "site"
+    generate_catalog(store, site)
+    listed = set(json.loads((site / MARKER).read_text())["files"])
+    user = apart(user, listed)
+    plant(site, user)
+    # The next run no longer has user_click_windows: its page goes, nothing else.
+    (repo / "features.py").write_text(DEFINITIONS.split("user_click_windows = ")[0])
+    try:
+        generate_catalog(store, site)
+    finally:
+        (repo / "features.py").write_text(DEFINITIONS)
+    after = tree(site)
+    assert {rel: after.get(rel) for rel in user} == user
+    assert "views/user_clicks.html" in after and "views/user_click_windows.html" not in after
+    assert temp_files(site) == []
+
+
+@SETTINGS
+@given(user=user_trees())
+def test_a_non_empty_folder_sqlfeat_did_not_write_is_refused_untouched(repo, user):
+    site = Path(tempfile.mkdtemp(dir=repo.parent))
+    plant(site, user)
+    before = tree(site)
+    with pytest.raises(OutputPathError, match="--output"):
+        generate_catalog(FeatureStore(repo_path=repo), site)
+    assert tree(site) == before
+
+
+def test_an_interrupted_regeneration_leaves_each_page_whole_and_no_temp_file(repo, tmp_path, monkeypatch):
+    from sqlfeat import files
+
+    store = FeatureStore(repo_path=repo)
+    site = tmp_path / "site"
+    generate_catalog(store, site)
+    old = tree(site)
+    (repo / "features.py").write_text(DEFINITIONS.replace("for ranking models", "for ranking models, v2"))
+    calls = []
+    real_replace = os.replace
+
+    def replace_then_crash(src, dst):
+        calls.append(dst)
+        if len(calls) == 4:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", replace_then_crash)
+    with pytest.raises(OutputPathError, match="No space left"):
+        generate_catalog(store, site)
+    monkeypatch.undo()
+    generate_catalog(store, site)
+    new = tree(site)
+    monkeypatch.setattr(files.os, "replace", replace_then_crash)
+    calls.clear()
+    (repo / "features.py").write_text(DEFINITIONS)
+    with pytest.raises(OutputPathError):
+        generate_catalog(store, site)
+    crashed = tree(site)
+    assert temp_files(site) == []
+    assert set(crashed) == set(old) | {MARKER}
+    for rel, data in crashed.items():
+        if rel != MARKER:
+            assert data in (old[rel], new[rel]), f"{rel} is neither the old page nor the new one"
+
+
+TRICKY = st.lists(st.one_of(
+    st.sampled_from(["<", ">", "&", "</script>", "</SCRIPT ", "<!--", "-->", "<script>", "<!--<script>", "\u2028",
+                     "\u2029", '"', "\\", "'", "]]>", "&lt;", "\\u003c", " "]),
+    st.text(max_size=5),
+), max_size=8).map("".join)  # fmt: skip
+
+
+def _search_index(index_html: str) -> str:
+    """The text of the search-index element, where an HTML tokenizer ends it (the first ``</script``)."""
+    start = index_html.index('<script type="application/json" id="search-index">') + len(
+        '<script type="application/json" id="search-index">')
+    end = index_html.lower().index("</script", start)
+    return index_html[start:end]
+
+
+@SETTINGS
+@given(view_text=TRICKY, feature_text=TRICKY, entity_text=TRICKY)
+def test_no_description_can_break_out_of_the_search_index(repo, view_text, feature_text, entity_text):
+    text = (DEFINITIONS.replace('"Daily click statistics per user, for ranking models."', repr(view_text))
+            .replace('"Most clicked category"', repr(feature_text)).replace('"A signed-in user"', repr(entity_text)))  # fmt: skip
+    (repo / "features.py").write_text(text)
+    site = Path(tempfile.mkdtemp(dir=repo.parent))
+    index = generate_catalog(FeatureStore(repo_path=repo), site).read_text()
+    script = _search_index(index)
+    # No "<" at all: no tokenizer can see "</script" or "<!--" inside it, whatever the state.
+    assert "<" not in script and ">" not in script and "&" not in script
+    items = json.loads(script)
+    assert {"kind": "view", "name": "user_clicks", "text": view_text, "url": "views/user_clicks.html"} in items
+    feature = next(i for i in items if i["name"] == "top_category")
+    assert feature["text"] == f"String {feature_text} ".strip()
+    assert next(i for i in items if i["kind"] == "entity")["text"] == entity_text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+        ["metadata", "format", "results", "summary", "check", "status", "view", "message", "unique_id",
+         "generated_at", "pass", "warn", "fail", "dbt_version"]), inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=JSON, sqlfeat_format=st.booleans())
+def test_run_results_of_any_shape_are_read_or_ignored_never_crashed_on(tmp_path, document, sqlfeat_format):
+    if sqlfeat_format and isinstance(document, dict):
+        document["metadata"] = {**(document.get("metadata") if isinstance(document.get("metadata"), dict) else {}),
+                                "format": FORMAT}  # fmt: skip
+    path = tmp_path / "run_results.json"
+    path.write_text(json.dumps(document))
+    loaded = read_run_results(path)
+    assert loaded is None or loaded["metadata"]["format"] == FORMAT
+
+
+DBT_RUN_RESULTS = {
+    "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v5.json", "dbt_version": "1.7.4",
+                 "generated_at": "2024-01-11T00:00:00Z"},
+    "results": [{"status": "success", "unique_id": "model.shop.orders", "message": "OK", "execution_time": 0.1}],
+    "elapsed_time": 1.0, "args": {},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("content", [
+    json.dumps(DBT_RUN_RESULTS), "[1, 2]", "not json {", "", '"text"', "\xff\xfe",
+    json.dumps({"metadata": {"format": FORMAT}, "results": "x"}),
+    json.dumps({"metadata": {"format": FORMAT, "generated_at": "2024"}, "summary": {"pass": 1, "warn": 0, "fail": 0},
+                "results": [{"check": "freshness", "status": "pass"}]}),
+], ids=["dbt", "list", "invalid", "empty", "string", "binary", "bad-results", "result-without-message"])  # fmt: skip
+def test_docs_generate_ignores_a_foreign_run_results(repo, tmp_path, content):
+    (repo / "target").mkdir()
+    (repo / "target" / "run_results.json").write_bytes(content.encode("latin-1" if content == "\xff\xfe" else "utf-8"))
+    result = docs(repo, "generate", "--output", str(tmp_path / "site"))
+    assert result.exit_code == 0, result.output
+    assert "freshness is unknown" in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_docs_generate_reads_its_own_run_results(repo, tmp_path):
+    with FeatureStore(repo_path=repo) as store:
+        from datetime import datetime, timezone
+
+        run_checks(store, CheckOptions(now=datetime(2024, 1, 11, tzinfo=timezone.utc)))
+    assert read_run_results(repo / "target" / "run_results.json") is not None
+    assert docs(repo, "generate").exit_code == 0
+    index = (repo / "target" / "catalog" / "index.html").read_text()
+    assert "freshness is unknown" not in index and "Last <code>sqlfeat check</code>" in index

@@ -392,3 +392,127 @@ def test_data_checks_and_leakage_run_on_postgres(postgres_harness, tmp_path, cli
     (leakage,) = [r for r in run.results if r.check == "leakage"]
     assert leakage.status == "pass" and "strategy window" in leakage.message
     assert (root / "target" / "compiled" / "postgres" / "user_clicks.sql").is_file()
+
+
+# -- nothing lost, outputs well-formed --------------------------------------------------------------
+import tempfile  # noqa: E402
+from xml.etree import ElementTree  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_files import apart, plant, temp_files, tree, user_trees  # noqa: E402
+
+from sqlfeat.checks.report import junit_xml, write_junit  # noqa: E402
+from sqlfeat.checks.results import CheckResult, CheckRun  # noqa: E402
+from sqlfeat.errors import OutputPathError  # noqa: E402
+from sqlfeat.files import MARKER  # noqa: E402
+
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+DBT_TARGET = {
+    "run_results.json": b'{"metadata": {"dbt_version": "1.7.4"}, "results": [{"unique_id": "model.shop.orders"}]}',
+    "manifest.json": b"{}",
+    "compiled/shop/models/orders.sql": b"select 1",
+}
+
+
+def test_a_dbt_target_is_neither_crashed_on_nor_overwritten(repo):
+    root = repo()
+    plant(root / "target", DBT_TARGET)
+    before = tree(root)
+    result = invoke(root, "--no-data")
+    assert result.exit_code == 2, result.output
+    assert "--target-path" in result.output and "is not empty and sqlfeat did not create it" in result.output
+    assert tree(root) == before, "nothing written, nothing deleted"
+    # Pointed elsewhere, it runs, and dbt's files are still untouched.
+    assert invoke(root, "--no-data", "--target-path", str(root / "target" / "sqlfeat")).exit_code == 0
+    assert {rel: tree(root / "target").get(rel) for rel in DBT_TARGET} == DBT_TARGET
+
+
+@SETTINGS
+@given(user=user_trees())
+def test_user_files_in_the_target_survive_check(repo, user):
+    root = repo()
+    target = Path(tempfile.mkdtemp(dir=root.parent)) / "target"
+    text = definitions() + 'second = FeatureView(name="second", entities=[user], source=clicks, schema=[Field(name="click_count", dtype=Int64)])\n'  # fmt: skip
+    (root / "features.py").write_text(text)
+    check(root, data=False, target=target)
+    listed = set(json.loads((target / MARKER).read_text())["files"])
+    assert "compiled/duckdb/second.sql" in listed
+    user = apart(user, listed | {"compiled/duckdb/user_clicks.sql"})
+    plant(target, user)
+    (root / "features.py").write_text(definitions())  # the view "second" is removed
+    check(root, data=False, target=target)
+    after = tree(target)
+    assert {rel: after.get(rel) for rel in user} == user, "every user file survives"
+    assert "compiled/duckdb/second.sql" not in after and "compiled/duckdb/user_clicks.sql" in after
+    assert json.loads(after["run_results.json"])["metadata"]["format"] == "sqlfeat-run-results/1"
+    assert temp_files(target) == []
+
+
+@SETTINGS
+@given(user=user_trees())
+def test_a_foreign_target_is_refused_before_any_check_runs(repo, user, monkeypatch):
+    from sqlfeat.checks import definitions as definition_checks
+
+    root = repo()
+    target = Path(tempfile.mkdtemp(dir=root.parent))
+    plant(target, user)
+    before = tree(target)
+    with monkeypatch.context() as patch:
+        patch.setattr(definition_checks, "load", lambda store: pytest.fail("a check ran"))
+        with pytest.raises(OutputPathError, match="--target-path"):
+            check(root, data=False, target=target)
+    assert tree(target) == before
+
+
+def test_a_foreign_junit_file_is_refused_before_the_run_and_its_own_is_replaced(repo, tmp_path):
+    root = repo()
+    junit = tmp_path / "reports" / "junit.xml"
+    junit.parent.mkdir()
+    junit.write_text('<?xml version="1.0"?><testsuites name="pytest"><testsuite name="unit"/></testsuites>')
+    result = invoke(root, "--no-data", "--junit", str(junit))
+    assert result.exit_code == 2 and "--junit" in result.output and "sqlfeat did not write it" in result.output
+    assert "pytest" in junit.read_text() and not (root / "target").exists(), "refused before the run"
+    fresh = tmp_path / "reports" / "sqlfeat.xml"
+    assert invoke(root, "--no-data", "--junit", str(fresh)).exit_code == 0
+    first = fresh.read_text()
+    assert invoke(root, "--no-data", "--junit", str(fresh)).exit_code == 0, "sqlfeat's own report is replaced"
+    assert ElementTree.parse(fresh).getroot().get("name") == "sqlfeat check test_project" and first
+    assert temp_files(tmp_path) == []
+
+
+# Every character XML 1.0 forbids, plus neighbours it allows.
+FORBIDDEN = [chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]] + ["\ud800", "\udfff", "\ufffe", "\uffff"]
+ALLOWED_EDGE = ["\t", "\n", "\r", "\x7f", "\x85", "\ud7ff", "\ue000", "\ufffd", "\U00010000", "\U0010ffff", "<", "&", '"', "]]>"]
+MESSY = st.lists(st.sampled_from(FORBIDDEN + ALLOWED_EDGE) | st.text(max_size=4), max_size=10).map("".join)
+
+
+def _allowed(char: str) -> bool:
+    code = ord(char)
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+
+
+def _expected(text: str) -> str:
+    return "".join(c if _allowed(c) else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in text)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(message=MESSY, details=MESSY, view=MESSY, column=MESSY, project=MESSY, status=st.sampled_from(["fail", "warn"]))
+def test_junit_stays_valid_xml_whatever_the_messages_quote(tmp_path, message, details, view, column, project, status):
+    results = [CheckResult("keys_not_null", status, message, view=view or None, column=column or None, details=details,
+                           file=f"{view}.py", line=3),
+               CheckResult("compile", "warn", message, skipped=True)]  # fmt: skip
+    run = CheckRun(project, tmp_path, tmp_path, CheckOptions(), results, NOW)
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "junit.xml"
+    write_junit(run, path)
+    root = ElementTree.parse(path).getroot()  # raises on invalid XML
+    assert root.get("name") == _expected(f"sqlfeat check {project}")
+    case = next(root.iter("testcase"))
+    assert case.get("name") == _expected(results[0].unique_id) and case.get("file") == _expected(f"{view}.py")
+    if status == "fail":
+        failure = case.find("failure")
+        assert failure.get("message") == _expected(message)
+        body = (details or message)
+        assert (failure.text or "") == _expected(body).replace("\r\n", "\n").replace("\r", "\n")
+    assert next(root.iter("skipped")).get("message") == _expected(message)
+    assert junit_xml(run).encode("utf-8")  # no lone surrogate reaches the encoder

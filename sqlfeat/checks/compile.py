@@ -10,7 +10,6 @@ cannot read fails.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ from sqlfeat.errors import ConfigError, SqlfeatError
 if TYPE_CHECKING:
     from sqlfeat.checks.definitions import CheckedViews
     from sqlfeat.definitions import Entity, FeatureView
+    from sqlfeat.files import OutputFolder
     from sqlfeat.warehouses.base import Dialect
 
 # Materialization SQL takes its time range as literals; snapshots render it for this stand-in end
@@ -143,11 +143,11 @@ def check(
     return compiled, results
 
 
-def write(compiled: list[CompiledView], directory: Path) -> None:
-    """``directory/<dialect>/<view>.sql``, replacing what a previous run left there."""
-    if directory.exists():
-        shutil.rmtree(directory)
-    for item in compiled:
-        path = directory / item.dialect / f"{item.view}.sql"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(item.text)
+def write(compiled: list[CompiledView], folder: OutputFolder, under: str = "compiled") -> None:
+    """``<under>/<dialect>/<view>.sql`` in the target folder, deleting the snapshots a previous run
+    wrote there that this one did not (a removed view); nothing else in the folder is touched."""
+    files = {f"{under}/{item.dialect}/{item.view}.sql": item.text for item in compiled}
+    folder.claim(files)
+    for rel, text in files.items():
+        folder.write_text(rel, text)
+    folder.prune(under)

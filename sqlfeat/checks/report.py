@@ -1,20 +1,26 @@
-"""A check run as a reader needs it: a terminal report (rich), ``run_results.json`` (dbt's name),
-JUnit XML for CI test tabs, and GitHub workflow commands that annotate the pull request."""
+"""A check run as a reader needs it: a terminal report (rich), ``run_results.json`` (dbt's name,
+recognised as sqlfeat's by its ``metadata.format``), JUnit XML for CI test tabs (always valid XML,
+whatever the messages quote), and GitHub workflow commands that annotate the pull request."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
-from sqlfeat.checks.results import FAIL, PASS, WARN, CheckRun
+from sqlfeat.checks.results import FAIL, PASS, STATUSES, WARN, CheckRun
+from sqlfeat.files import claim_file, write_text_atomic
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from sqlfeat.files import OutputFolder
+
 FORMAT = "sqlfeat-run-results/1"
+RUN_RESULTS = "run_results.json"
 _STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
 
 
@@ -37,18 +43,36 @@ def run_results(run: CheckRun) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def write_run_results(run: CheckRun, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run_results(run), indent=2, default=str) + "\n")
+def write_run_results(run: CheckRun, folder: OutputFolder, rel: str = RUN_RESULTS) -> Path:
+    """``run_results.json`` in the target folder, written atomically."""
+    return folder.write_text(rel, json.dumps(run_results(run), indent=2, default=str) + "\n")
 
 
 def read_run_results(path: Path) -> dict[str, Any] | None:
-    """A previous run's results, or None when there is none (or it cannot be read)."""
+    """A previous ``sqlfeat check``'s results, or None: no file, not JSON, or JSON of another shape
+    (dbt writes a ``run_results.json`` too). Only a file whose ``metadata.format`` is sqlfeat's and
+    whose fields have the types the catalog reads is returned."""
     try:
-        loaded = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
-    return loaded if loaded.get("metadata", {}).get("format") == FORMAT else None
+    return loaded if _is_run_results(loaded) else None
+
+
+def _is_run_results(loaded: Any) -> bool:
+    if not isinstance(loaded, dict):
+        return False
+    metadata, summary, results = loaded.get("metadata"), loaded.get("summary"), loaded.get("results")
+    if not (isinstance(metadata, dict) and metadata.get("format") == FORMAT and isinstance(metadata.get("generated_at"), str)):
+        return False
+    if not (isinstance(summary, dict) and all(type(summary.get(s)) is int for s in STATUSES) and isinstance(results, list)):
+        return False
+    return all(
+        isinstance(r, dict) and r.get("status") in STATUSES
+        and all(isinstance(r.get(k), str) for k in ("check", "message", "unique_id"))
+        and all(isinstance(r.get(k), (str, type(None))) for k in ("view", "dialect", "column"))
+        for r in results
+    )  # fmt: skip
 
 
 def print_report(run: CheckRun, console: Console, show_passed: bool = False) -> None:
@@ -110,8 +134,41 @@ def junit_xml(run: CheckRun) -> str:
         suite.set("tests", str(len(members)))
         suite.set("failures", str(sum(r.status == FAIL for r in members)))
         suite.set("skipped", str(sum(r.status == WARN and r.skipped for r in members)))
+    for element in root.iter():
+        element.text, element.tail = _xml_text(element.text), _xml_text(element.tail)
+        for key, value in list(element.attrib.items()):
+            element.set(key, _xml_text(value))
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
+
+
+# What XML 1.0 allows. Anything else (NUL, ESC, a vertical tab quoted from the data, a lone
+# surrogate) makes the whole report unparseable, so it is written as a visible escape instead.
+_NOT_XML = re.compile(r"[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+def is_junit(path: Path) -> bool:
+    """Whether ``path`` is a JUnit report ``sqlfeat check`` wrote (its root names it)."""
+    with open(path, "rb") as handle:
+        for _, element in ElementTree.iterparse(handle, events=("start",)):
+            return element.tag == "testsuites" and element.get("name", "").startswith("sqlfeat check ")
+    return False
+
+
+def claim_junit(path: Path) -> Path:
+    """Check ``--junit`` before the run: a new file, or one sqlfeat wrote (never another report)."""
+    return claim_file(path, is_junit, "--junit", create_folder=True)
+
+
+def write_junit(run: CheckRun, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, junit_xml(run))
 
 
 def _escape_data(text: str) -> str:

@@ -15,20 +15,34 @@ from typing import TYPE_CHECKING
 from sqlfeat.checks import compile as compile_checks
 from sqlfeat.checks import data, definitions, leakage, plan, state
 from sqlfeat.checks.results import CheckOptions, CheckResult, CheckRun
+from sqlfeat.files import OutputFolder
 
 if TYPE_CHECKING:
     from sqlfeat.store import FeatureStore
 
 
 def run_checks(store: FeatureStore, options: CheckOptions) -> CheckRun:
-    from sqlfeat.checks.report import write_run_results
-
+    """Every check; writes ``target/compiled/`` and ``target/run_results.json``. The target is an
+    output folder (``sqlfeat.files``): a non-empty folder sqlfeat did not create (a dbt project's
+    ``target/``) is refused before any check runs."""
     started = time.perf_counter()
     now = options.now or datetime.now(timezone.utc)
     target = Path(options.target) if options.target else store.repo_path / "target"
     dialects = compile_checks.resolve_dialects(store.config.offline_type, options.dialects)
     root = state.baseline_root(options.state, target)
-    baseline = state.load_baseline(root) if root is not None else None
+    with OutputFolder.open(target, "sqlfeat check", "--target-path") as folder:
+        # Read before this run rewrites target/compiled, which may be the baseline.
+        baseline = state.load_baseline(root) if root is not None else None
+        return _run(store, options, folder, dialects, baseline, now, started)
+
+
+def _run(
+    store: FeatureStore, options: CheckOptions, folder: OutputFolder, dialects: list,
+    baseline: state.Snapshot | None, now: datetime, started: float,
+) -> CheckRun:
+    from sqlfeat.checks.report import RUN_RESULTS, write_run_results
+
+    target = folder.root
     label = "state" if options.state is not None else "previous target"
 
     results: list[CheckResult] = []
@@ -43,7 +57,7 @@ def run_checks(store: FeatureStore, options: CheckOptions) -> CheckRun:
             results += definitions.resolve_from_registry(checked, store)
         compiled, found = compile_checks.check(checked, dialects, dialects[0].NAME)
         results += found
-        compile_checks.write(compiled, target / "compiled")
+        compile_checks.write(compiled, folder)
         names = {view.name for view in contents.feature_views}
         results += state.compare(baseline, compiled, [d.NAME for d in dialects], names, label)
         if options.data:
@@ -52,7 +66,7 @@ def run_checks(store: FeatureStore, options: CheckOptions) -> CheckRun:
         results += plan.check(store, contents, checked.views, options.allow_breaking)
     _locate(results, store.repo_path)
     run = CheckRun(store.project, store.repo_path, target, options, results, now, time.perf_counter() - started)
-    write_run_results(run, target / "run_results.json")
+    write_run_results(run, folder, RUN_RESULTS)
     return run
 
 

@@ -27,11 +27,13 @@ _PATH = click.Path(file_okay=False, path_type=Path)
 )
 @click.option("--state", type=_PATH, default=None,
               help="A previous target/ (e.g. the main branch's) to diff the compiled SQL against.")
-@click.option("--target-path", type=_PATH, default=None, help="Where compiled SQL and run_results.json go. Default: <repo>/target.")
+@click.option("--target-path", type=_PATH, default=None,
+              help="Where compiled SQL and run_results.json go: a new, empty or sqlfeat-written folder. Default: <repo>/target.")
 @click.option("--no-data", is_flag=True, help="Do not query the warehouse: skip schema, data and leakage checks.")
 @click.option("--allow-breaking", is_flag=True, help="Accept changes that invalidate online data (warn instead of fail).")
 @click.option("--warn-error", is_flag=True, help="Treat warnings as failures.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write JUnit XML here.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write JUnit XML here (a new file, or one sqlfeat wrote).")
 @click.option("--format", "output_format", type=click.Choice(["text", "github"]), default="text", show_default=True,
               help="`github`: also print ::error / ::warning workflow commands that annotate the pull request.")
 @click.option("--show-passed", is_flag=True, help="List passing checks one by one.")
@@ -44,12 +46,14 @@ def check(ctx, dialects, state, target_path, no_data, allow_breaking, warn_error
     Exit status: 0 clean (warnings allowed), 1 a check failed, 2 usage or configuration error.
     """
     from sqlfeat.checks import CheckOptions, run_checks
-    from sqlfeat.checks.report import github_annotations, junit_xml, print_report
+    from sqlfeat.checks.report import claim_junit, github_annotations, print_report, write_junit
 
     options = CheckOptions(
         dialects=tuple(dialects), state=state, target=target_path, data=not no_data,
         allow_breaking=allow_breaking, warn_error=warn_error,
     )
+    if junit is not None:
+        claim_junit(junit)
     with _store(ctx) as store:
         run = run_checks(store, options)
     if output_format == "github":
@@ -57,8 +61,7 @@ def check(ctx, dialects, state, target_path, no_data, allow_breaking, warn_error
             click.echo(line)
     print_report(run, _console(), show_passed)
     if junit is not None:
-        junit.parent.mkdir(parents=True, exist_ok=True)
-        junit.write_text(junit_xml(run))
+        write_junit(run, junit)
     sys.exit(run.exit_code)
 
 
@@ -68,7 +71,8 @@ def docs() -> None:
 
 
 @docs.command("generate")
-@click.option("--output", "-o", type=_PATH, default=None, help="Site folder. Default: <repo>/target/catalog.")
+@click.option("--output", "-o", type=_PATH, default=None,
+              help="Site folder: a new, empty or sqlfeat-written folder. Default: <repo>/target/catalog.")
 @click.option("--dialect", "-d", "dialects", multiple=True, type=click.Choice([*ALL_DIALECTS, "all"]),
               help="Also show SQL for this dialect (repeatable). The offline store's own is always shown.")
 @click.pass_context
@@ -88,10 +92,13 @@ def docs_generate(ctx, output, dialects) -> None:
 def docs_serve(ctx, port, host, output) -> None:
     """Serve the catalog over HTTP (generating it first if it is missing) until Ctrl-C."""
     from sqlfeat.catalog import generate_catalog, serve_catalog
+    from sqlfeat.files import is_output_folder
 
     if output is None:
         output = _store(ctx).repo_path / "target" / "catalog"
-    if not (output / "index.html").is_file():
+    # Only a catalog sqlfeat wrote is served as is; anything else goes through generate, which
+    # refuses a folder holding someone else's files.
+    if not (is_output_folder(output) and (output / "index.html").is_file()):
         generate_catalog(_store(ctx), output)
     try:
         serve_catalog(output, host, port, ready=lambda url: click.echo(f"Serving {output} at {url} (Ctrl-C to stop)"))

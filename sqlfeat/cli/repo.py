@@ -16,7 +16,10 @@ from sqlfeat.warehouses import WAREHOUSES
 @click.command()
 @click.argument("name")
 def init(name: str) -> None:
-    """Create NAME/feature_repo: feature_store.yaml, example definitions and sample data."""
+    """Create NAME/feature_repo: feature_store.yaml, example definitions and sample data.
+
+    Nothing is written if any of those files (or NAME/README.md) already exists.
+    """
     from sqlfeat.scaffold import init_repo
 
     repo = init_repo(Path(name))
@@ -121,22 +124,29 @@ def compile_(ctx, features, dialect, spine_table, spine_query, timestamp_column,
 
 
 @click.command("get-historical-features")
-@click.option("--entity-df", required=True, type=click.Path(exists=True, dir_okay=False), help="Spine: parquet or CSV.")
+@click.option("--entity-df", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Spine: parquet or CSV (CSV times in ISO 8601; without an offset they are UTC).")
 @click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output parquet file.")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Output parquet file: a new file, or one sqlfeat wrote (its folder must exist).")
 @click.option("--sql-out", type=click.Path(dir_okay=False), default=None, help="Also write the SQL that ran.")
 @click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")
 @click.pass_context
 def get_historical_features(ctx, entity_df, features, out, sql_out, full_feature_names) -> None:
     """Build a point-in-time correct training set from a spine file."""
-    import pandas as pd
+    from sqlfeat.files import claim_file, write_text_atomic
+    from sqlfeat.retrieval import SQL_HEADER, is_training_set, is_training_sql, read_spine_file, write_training_set
 
-    spine = pd.read_csv(entity_df) if entity_df.endswith(".csv") else pd.read_parquet(entity_df)
+    # Checked before any work: a run is not wasted on an output that cannot be written.
+    claim_file(out, is_training_set, "--out")
+    if sql_out:
+        claim_file(sql_out, is_training_sql, "--sql-out")
+    spine = read_spine_file(Path(entity_df))
     job = _store(ctx).get_historical_features(spine, _features(features), full_feature_names)
     frame = job.to_df()
-    frame.to_parquet(out, index=False)
+    write_training_set(Path(out), frame, "sqlfeat get-historical-features")
     if sql_out:
-        Path(sql_out).write_text(job.sql + ";\n")
+        write_text_atomic(sql_out, SQL_HEADER + job.sql + ";\n")
     click.echo(f"Wrote {len(frame)} rows x {len(frame.columns)} columns to {out}")
 
 
