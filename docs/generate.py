@@ -35,13 +35,43 @@ user_clicks_30d = FeatureView(
 
 | | DuckDB | PostgreSQL | BigQuery | Snowflake |
 | --- | --- | --- | --- | --- |
-| strategy | ASOF JOIN from 400k spine rows, window form below | window form | window form | window form |
+| strategies | `asof`, `carry`, `window` | `carry`, `window`, `lateral` | `carry`, `window` | `carry`, `window` |
+| `auto` picks | by estimated cost from source statistics (rows, keys, span; cached per file version) | by estimated cost (statistics read once per connection) | `carry` (no statistics scan: scans are billed) | `carry` (no statistics scan: scans spend credits) |
 | instant type (all comparisons) | `TIMESTAMPTZ_NS` (nanoseconds) | `TIMESTAMPTZ` (microseconds) | `TIMESTAMP` (microseconds) | `TIMESTAMP_TZ` |
 | naive timestamp columns | `TIMESTAMP`, read as UTC (session `TimeZone = 'UTC'`) | `timestamp`, read as UTC (session `TIME ZONE 'UTC'`) | `DATETIME`, read as UTC (BigQuery's default) | `TIMESTAMP_NTZ`, read as UTC (session `TIMEZONE = 'UTC'`) |
 | QUALIFY | yes | rewritten by sqlglot to a subquery | yes (with `WHERE TRUE`, which older BigQuery required) | yes |
 | sources | `FileSource` (parquet), `DuckDBSource` | `PostgreSQLSource` | `BigQuerySource` | `SnowflakeSource` |
 | DataFrame spine upload | zero-copy Arrow registration | `COPY` into a temporary table | Parquet load job into an expiring table in `dataset` | temporary table, batched `INSERT` |
 | result | Arrow | rows to Arrow (server-side cursor when streaming) | Arrow | Arrow |
+
+## Strategies, and `compile --explain`
+
+Each view gets its own strategy; every strategy gives the same rows (the test suites run each one
+forced on each warehouse):
+
+| strategy | how | cost |
+| --- | --- | --- |
+| `asof` | `ASOF LEFT JOIN` from the spine (DuckDB); the source deduplicated by created time first unless a file source is known to have no ties | O(n log n) |
+| `carry` | `UNION ALL` of the spine's (keys, t) and the source rows, one sort per key and time, a running `MAX` of a source row number carried to each spine row, joined back; aggregates: sliding `RANGE` windows over the same union | O(n log n) in total rows, whatever the density |
+| `window` | a range join on keys and `[t - ttl, t]`, `ROW_NUMBER()` keeps the newest; aggregates: one range join over the widest window | spine rows x source rows per key inside the TTL: the cheapest at low density, quadratic at high |
+| `lateral` | `LEFT JOIN LATERAL (... ORDER BY event time DESC LIMIT 1)` per spine row (PostgreSQL) | one index probe per spine row: needs an index on (keys, event time); `sqlfeat check` says which |
+
+`strategy="auto"` (the default) estimates each candidate from the spine's size and the source's
+rows, distinct keys and time span, and takes the cheapest. `sqlfeat compile --explain` (or
+`job.explain()` in Python, `job.strategies` for the choice alone) prints one line per view:
+
+```text
+-- user_clicks_30d (lookup): lateral: 1,000,000 source rows over 1,000 keys, ~167 per key inside the TTL, 100,000 spine rows (~100.0 per key); estimated seconds: lateral 1.3, carry 3.2, window 17.2 (the source is indexed on keys and event time)
+```
+
+Compiling with no connection (`sqlfeat compile`) has no statistics, so `auto` takes the strategy
+whose cost never grows with rows per key squared (`asof` on DuckDB, `carry` elsewhere); pass
+`--strategy` to see another. On BigQuery, `sqlfeat compile --dry-run` also asks BigQuery how many
+bytes the query would scan. When the spine's time range is known before compiling (a DataFrame's,
+or one small `COUNT/MIN/MAX` query over a spine table), sources are pruned with constant bounds,
+which BigQuery and Snowflake need to prune partitions; a source may also name a
+`partition_column` (a DATE column holding the event's date, or a later one) that gets a constant
+lower bound of its own.
 
 What runs where: the join, the TTL filter, the tie-break and the pruning all run inside the
 warehouse. Python only uploads the spine's keys and times (for a DataFrame spine), puts result rows
@@ -66,9 +96,9 @@ offline_store:
   type: postgres
   url: postgresql://ml@db.internal:5432/features     # or host, port, database, user, password, sslmode
 ```
-`pip install 'sqlfeat[postgres]'` (psycopg 3). Cost: the range join is driven by the spine's
-distinct (key, time) pairs; an index on the source's `(join key, event time)` lets PostgreSQL
-probe each key's window instead of scanning.
+`pip install 'sqlfeat[postgres]'` (psycopg 3). Strategies: `carry` (sorts), `window` (range
+join), `lateral` (an index probe per spine row: create the index `sqlfeat check` names, on the
+source's `(join keys, event time[, created])`). DataFrame spines are uploaded with `COPY`.
 """, "PostgreSQLSource"),
     "bigquery": ("BigQuery", """\
 ```yaml
@@ -79,9 +109,11 @@ offline_store:
   location: US                    # optional
   credentials_path: /secrets/sa.json   # optional; default: application default credentials
 ```
-`pip install 'sqlfeat[bigquery]'`. Cost: the source CTE filters `event time <= max(spine time)`
-and `>= min(spine time) - ttl`, so a source partitioned on its event time column is pruned to the
-spine's time range; clustering on the join key cuts the bytes the range join reads.
+`pip install 'sqlfeat[bigquery]'`. Cost: the source CTE filters `event time <= <latest spine
+time>` and `>= <earliest spine time> - ttl` with constants (known for a DataFrame spine, read by
+one small query for a spine table), so a source partitioned on its event time is pruned; a source
+may name its `partition_column` (a DATE) to get a constant filter of its own. `sqlfeat compile
+--dry-run` prints the bytes BigQuery would scan.
 """, "BigQuerySource"),
     "snowflake": ("Snowflake", """\
 ```yaml
@@ -172,10 +204,24 @@ Events of user 1: `2024-01-01 00:00` (dwell 10), `2024-01-05 00:00` (20), `2024-
 | 2024-02-01 00:00 | 0 | null | empty window |
 
 ## The plan
-Per view, one range join of the spine's distinct (keys, t) with the events in its widest window,
-grouped by (keys, t); each aggregate filters its own window with a `CASE`, so several windows
-share one pass over the events. `last` uses `ROW_NUMBER()` on its own window. Events are pruned
-to the spine's time range minus the widest window before the join. Online, materialization
+Two forms, chosen per view like the lookups' strategies (`strategy=`, `sqlfeat compile --explain`):
+
+- `carry` (the default without statistics, and whenever windows hold many events per key):
+  the view's events and the spine's distinct (keys, t) in one `UNION ALL`, sorted once per key
+  and time; `count`, `sum`, `mean`, `min` and `max` are sliding windows over it,
+  `AGG(v) OVER (PARTITION BY keys ORDER BY <time as an integer> RANGE BETWEEN <window - 1 unit>
+  PRECEDING AND CURRENT ROW)` (the integer is nanoseconds on DuckDB, microseconds elsewhere, so
+  "- 1 unit" makes the lower bound exclusive). `last` is the newest event carried forward to t,
+  kept when it is inside the window. Cost: O(n log n) in events plus spine rows, whatever the
+  density (PostgreSQL has no moving `min`/`max`: it recomputes those over each frame).
+- `window`: one range join of the spine's distinct (keys, t) with the events in the widest
+  window, grouped by (keys, t); each aggregate filters its own window with a `CASE`, so several
+  windows share one pass. Cheapest when windows hold few events per key; the cost is spine rows
+  times events per key in the window.
+
+`count_distinct` and `stddev` always take the range join: no engine slides a distinct count, and
+a sample deviation from running sums loses precision on large values. Events are pruned to the
+spine's time range minus the widest window first. Online, materialization
 computes the same query with *t* = T for every entity that has events up to T (see
 [online stores](online-stores.md)); `sqlfeat consistency` compares those values with
 `get_historical_features` at T.
@@ -191,12 +237,12 @@ def render_aggregations() -> str:
 
     parts = [AGGREGATIONS_INTRO, "## The SQL, per warehouse\n",
              "Generated for `user_click_stats:clicks_30d`, `dwell_seconds_mean_7d` and `category_last_1d` "
-             "over a spine table `entity_df` (`tests/golden/*/aggregates_window.sql` hold the same).\n"]
+             "over a spine table `entity_df` (`tests/golden/*/aggregates_carry.sql` hold the same).\n"]
     features = ["user_click_stats:clicks_30d", "user_click_stats:dwell_seconds_mean_7d", "user_click_stats:category_last_1d"]
     for name in WAREHOUSES:
         dialect = get_dialect(name)
         plan = plan_retrieval(features, views_for(name), ENTITIES)
-        sql = dialect.render(compile_point_in_time(plan, Spine("entity_df", "event_timestamp"), dialect, REPO, "window"))
+        sql = dialect.render(compile_point_in_time(plan, Spine("entity_df", "event_timestamp"), dialect, REPO, "carry"))
         parts.append(f"### {name}\n```sql\n{sql};\n```\n")
     return "\n".join(parts)
 

@@ -4,18 +4,20 @@ parquet that sqlfeat recognises as its own."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlfeat.compiler import RetrievalPlan, Spine, compile_point_in_time
 from sqlfeat.compiler.plan import INTERNAL_COLUMNS, ROW_ID
+from sqlfeat.compiler.strategy import Choice, SourceStats, choose_strategies, explain
 from sqlfeat.definitions.spec import RESERVED_PREFIX
-from sqlfeat.errors import EntityDataFrameError, UsageError, WarehouseError
-from sqlfeat.files import atomic_path
+from sqlfeat.errors import EntityDataFrameError, WarehouseError
+from sqlfeat.statistics import frame_bounds, relation_facts, source_stats
 from sqlfeat.types import column_family, column_type_of_arrow, is_timestamp_column
 from sqlfeat.warehouses.base import OfflineStore
 
@@ -122,24 +124,64 @@ def _is_timestamp_series(series: pd.Series) -> bool:
     return False
 
 
+# Rendered SQL per (plan, spine, strategies...): an uploaded spine's name is the only part that
+# changes between two calls with the same spine, so it is cached as a token and put back in.
+_RENDERED: dict[tuple, str] = {}
+_UPLOAD_TOKEN = "__sqlfeat_spine_" + "0" * 12
+
+
 @dataclass
 class RetrievalJob:
-    """A compiled point-in-time retrieval. ``sql`` is what ``to_df``/``to_arrow`` run."""
+    """A compiled point-in-time retrieval. ``sql`` is what ``to_df``/``to_arrow`` run;
+    ``strategies`` says which strategy each view got and ``explain()`` why."""
 
     plan: RetrievalPlan
     store: OfflineStore
     repo_path: Path
     entity_df: Any
     spine: Spine
-    strategy: str = "auto"
+    strategy: str | Mapping[str, str] = "auto"
+    stats: dict[str, SourceStats] = field(default_factory=dict)
+
+    @cached_property
+    def choices(self) -> dict[str, Choice]:
+        return choose_strategies(self.plan, self.store.dialect, self.strategy, self.spine.rows, self.stats)
+
+    @property
+    def strategies(self) -> dict[str, str]:
+        """The strategy each view runs with (``asof``, ``carry``, ``window`` or ``lateral``)."""
+        return {name: choice.strategy for name, choice in self.choices.items()}
+
+    def explain(self) -> str:
+        """One line per view: its strategy, and why it was chosen."""
+        return explain(self.plan, self.choices)
 
     @property
     def sql(self) -> str:
         return self._render(self.spine)
 
     def _render(self, spine: Spine) -> str:
-        query = compile_point_in_time(self.plan, spine, self.store.dialect, self.repo_path, self.strategy)
-        return self.store.dialect.render(query)
+        name = spine.relation if spine.row_id and isinstance(spine.relation, str) else ""
+        prefix, marker, suffix = name.rpartition("__sqlfeat_spine_")
+        token = prefix + _UPLOAD_TOKEN if marker else None
+        keyed = replace(spine, relation=token) if token else spine
+        ties = tuple(sorted((view, s.ties) for view, s in self.stats.items() if s is not None))
+        key = (self.plan, keyed, self.store.dialect.NAME, tuple(sorted(self.strategies.items())), ties, str(self.repo_path))
+        sql = _RENDERED.get(key)
+        if sql is None:
+            query = compile_point_in_time(
+                self.plan, keyed, self.store.dialect, self.repo_path, stats=self.stats, choices=self.choices
+            )
+            sql = self.store.dialect.render(query)
+            if len(_RENDERED) > 256:
+                _RENDERED.clear()
+            _RENDERED[key] = sql
+        if token is None:
+            return sql
+        # The token comes back in the case the warehouse folds names to (Snowflake: upper).
+        actual = marker + suffix
+        return re.sub(re.escape(_UPLOAD_TOKEN), lambda m: actual.upper() if m.group(0).isupper() else actual, sql,
+                      flags=re.IGNORECASE)
 
     @property
     def full_feature_names(self) -> bool:
@@ -230,7 +272,7 @@ class RetrievalJob:
         uploaded = self.store.upload_name()
         self.store.upload(pa.Table.from_pandas(self.entity_df, preserve_index=False), uploaded)
         try:
-            spine = Spine(uploaded, self.spine.timestamp_column, rows=self.spine.rows)
+            spine = replace(self.spine, relation=uploaded, row_id=None)
             self.store.create_table(name, self._render(spine))
         finally:
             self.store.drop_upload(uploaded)
@@ -250,16 +292,25 @@ def _exact_pandas(column: pa.ChunkedArray) -> pd.Series:
     return column.to_pandas(types_mapper=nullable.get)
 
 
+def _stats(plan: RetrievalPlan, store: OfflineStore, repo_path: Path) -> dict:
+    """Source facts for every view (cached): they choose ``auto`` strategies, and tell whether
+    the ASOF strategy can skip its created-time dedupe."""
+    return {r.name: s for r in plan.views if (s := source_stats(store, r, repo_path)) is not None}
+
+
 def build_job(
     plan: RetrievalPlan,
     entity_df: Any,
     store: OfflineStore,
     repo_path: Path,
     source_types: dict[str, dict],
-    strategy: str = "auto",
+    strategy: str | Mapping[str, str] = "auto",
 ) -> RetrievalJob:
-    """Check the spine against the plan and make the job (nothing runs yet)."""
+    """Check the spine against the plan and make the job (nothing runs yet but small reads: the
+    spine's time range for a table or query, and cached source facts for the strategy choice)."""
     import pandas as pd
+
+    choose_strategies(plan, store.dialect, strategy)  # an impossible strategy fails before any work
 
     if isinstance(entity_df, pd.DataFrame):
         _check_columns(plan, list(entity_df.columns))
@@ -272,8 +323,9 @@ def build_job(
             arrow_type = pa.Array.from_pandas(entity_df[key].head(1000)).type
             spine_types[key] = column_type_of_arrow(arrow_type)
         _check_key_types(plan, spine_types, source_types)
-        spine = Spine(store.upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df))
-        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy)
+        spine = Spine(store.upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df),
+                      bounds=frame_bounds(entity_df[timestamp]))  # fmt: skip
+        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, _stats(plan, store, repo_path))
     if isinstance(entity_df, str):
         query = is_query(entity_df)
         dialect = store.dialect
@@ -282,102 +334,9 @@ def build_job(
         _check_columns(plan, list(types))
         timestamp = pick_timestamp_column({c: is_timestamp_column(t) for c, t in types.items()})
         _check_key_types(plan, types, source_types)
-        spine = Spine(entity_df, timestamp, is_query=query)
-        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy)
+        rows, bounds = relation_facts(store, relation, timestamp)
+        spine = Spine(entity_df, timestamp, is_query=query, rows=rows, bounds=bounds)
+        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, _stats(plan, store, repo_path))
     raise EntityDataFrameError(
         f"entity_df must be a pandas DataFrame, a SQL query or a table name, got {type(entity_df).__name__}"
     )
-
-
-# -- files: a spine in, a training set out ---------------------------------------------------------
-
-# A CSV column (other than event_timestamp) is taken as times only when every value is a date and
-# a time: a column of plain dates (a signup day) stays text, as it would in parquet.
-_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?")
-_OFFSET = re.compile(r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
-# Parquet schema metadata that marks a training set sqlfeat wrote, so a rerun may replace it.
-TRAINING_SET_KEY = b"sqlfeat"
-SQL_HEADER = "-- point-in-time SQL written by sqlfeat get-historical-features\n"
-
-
-def read_spine_file(path: Path) -> pd.DataFrame:
-    """The spine in a ``.parquet`` or ``.csv`` file. In a CSV the ``event_timestamp`` column, or
-    else every column whose values are all ISO 8601 date-times, becomes UTC instants (a value
-    without an offset is UTC). Anything unusable is a ``UsageError`` naming the file."""
-    import pandas as pd
-    import pyarrow as pa
-
-    path = Path(path)
-    kind = path.suffix.lower()
-    if kind not in (".parquet", ".pq", ".csv"):
-        raise UsageError(f"--entity-df {path}: expected a .parquet or .csv file, not {kind or 'a file without suffix'}")
-    if path.stat().st_size == 0:
-        raise UsageError(f"--entity-df {path} is empty; give a spine with a header and rows")
-    try:
-        frame = pd.read_csv(path) if kind == ".csv" else pd.read_parquet(path)
-    except (OSError, ValueError, pa.ArrowException) as err:
-        reason = (str(err).splitlines() or [type(err).__name__])[0]
-        raise UsageError(f"--entity-df {path} is not a readable {kind[1:]} file: {reason}") from None
-    if kind == ".csv":
-        frame = _parse_csv_times(frame, path)
-    if frame.empty:
-        raise UsageError(f"--entity-df {path} has no rows: nothing to build a training set from")
-    return frame
-
-
-def _parse_csv_times(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    import pandas as pd
-
-    def every_value_a_datetime(values: pd.Series) -> bool:
-        present = values.dropna()
-        textual = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
-        return textual and len(present) > 0 and all(
-            isinstance(v, str) and _ISO_DATETIME.fullmatch(v.strip()) for v in present
-        )
-
-    names = [DEFAULT_TIMESTAMP] if DEFAULT_TIMESTAMP in frame.columns else [
-        name for name in frame.columns if every_value_a_datetime(frame[name])
-    ]  # fmt: skip
-    for name in names:
-        values = frame[name]
-        text = values.astype("string").str.strip()
-        # Parsed apart: in one call pandas reads a value without offset that follows one with an
-        # offset in that offset, not in UTC.
-        aware = text.str.contains(_OFFSET.pattern, regex=True, na=False)
-        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-        for group in (aware, ~aware):
-            if group.any():
-                parsed[group] = pd.to_datetime(text[group], utc=True, format="ISO8601", errors="coerce")
-        wrong = values.notna() & parsed.isna()
-        if wrong.any():
-            row = int(wrong.to_numpy().argmax())
-            raise UsageError(
-                f"--entity-df {path}: column {name!r} has {values.iloc[row]!r} in data row {row + 1}, not an "
-                "ISO 8601 date-time; write times like 2024-01-31T12:00:00Z (without an offset they are UTC)"
-            )
-        frame[name] = parsed
-    return frame
-
-
-def write_training_set(path: Path, frame: pd.DataFrame, written_by: str) -> None:
-    """``frame`` as parquet at ``path``, atomically, marked in its schema metadata as sqlfeat's."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    marked = {**(table.schema.metadata or {}), TRAINING_SET_KEY: json.dumps({"written_by": written_by}).encode()}
-    with atomic_path(path) as temp:
-        pq.write_table(table.replace_schema_metadata(marked), temp)
-
-
-def is_training_set(path: Path) -> bool:
-    """Whether ``path`` is a training set sqlfeat wrote (so ``--out`` may replace it)."""
-    import pyarrow.parquet as pq
-
-    return TRAINING_SET_KEY in (pq.read_schema(path).metadata or {})
-
-
-def is_training_sql(path: Path) -> bool:
-    """Whether ``path`` is SQL ``get-historical-features --sql-out`` wrote."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        return handle.read(len(SQL_HEADER)) == SQL_HEADER

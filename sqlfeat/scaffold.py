@@ -124,7 +124,7 @@ def run_quickstart(target: Path, spine_rows: int = 5_000) -> QuickstartResult:
     """init -> apply -> point-in-time training set, written next to the repo's data."""
     import pandas as pd
 
-    from sqlfeat.retrieval import write_training_set
+    from sqlfeat.dataset_files import write_training_set
     from sqlfeat.sample_data import END
     from sqlfeat.store import FeatureStore
 

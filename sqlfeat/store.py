@@ -8,7 +8,7 @@ training sets, ``online`` for materialization, serving and consistency. It print
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,12 +159,14 @@ class FeatureStore:
         entity_df: Any,
         features: Sequence[str],
         full_feature_names: bool = False,
-        strategy: str = "auto",
+        strategy: str | Mapping[str, str] = "auto",
     ) -> RetrievalJob:
         """A point-in-time correct training set: one row per entity_df row, nothing from its future.
 
         ``entity_df`` is a pandas DataFrame, or a SQL query / table name in the warehouse.
-        ``strategy`` forces ``"asof"`` or ``"window"``; ``"auto"`` picks by spine size.
+        ``strategy``: ``"auto"`` picks per view by estimated cost (``job.explain()`` says why);
+        ``"asof"``, ``"carry"``, ``"window"`` or ``"lateral"`` forces one, for every view or per
+        view (``{"view": "carry"}``). Every strategy gives the same rows.
         """
         from sqlfeat.compiler import plan_retrieval
         from sqlfeat.retrieval import build_job
@@ -185,10 +187,17 @@ class FeatureStore:
         timestamp_column: str = "event_timestamp",
         dialect: str | None = None,
         full_feature_names: bool = False,
-        strategy: str = "auto",
+        strategy: str | Mapping[str, str] = "auto",
+        explain: bool = False,
     ) -> str:
-        """The PIT SQL for a spine table or query, for any dialect; connects to nothing."""
+        """The PIT SQL for a spine table or query, for any dialect; connects to nothing.
+
+        Without a connection there are no statistics: ``auto`` takes the strategy whose cost never
+        grows with rows per key squared. ``explain=True`` puts one comment line per view first:
+        the strategy and why."""
         from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
+        from sqlfeat.compiler.strategy import choose_strategies
+        from sqlfeat.compiler.strategy import explain as explain_choices
         from sqlfeat.retrieval import is_query
         from sqlfeat.warehouses import get_dialect
 
@@ -196,7 +205,9 @@ class FeatureStore:
         plan = plan_retrieval(features, registry.feature_views(), registry.entities(), full_feature_names)
         target = get_dialect(dialect or self.config.offline_type)
         relation = Spine(spine, timestamp_column, is_query=is_query(spine))
-        return target.render(compile_point_in_time(plan, relation, target, self.repo_path, strategy))
+        choices = choose_strategies(plan, target, strategy)
+        sql = target.render(compile_point_in_time(plan, relation, target, self.repo_path, choices=choices))
+        return f"{explain_choices(plan, choices)}\n{sql}" if explain else sql
 
     def compile_latest_values(
         self, view: str, end: datetime, start: datetime | None = None, dialect: str | None = None

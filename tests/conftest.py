@@ -126,4 +126,6 @@ def warehouse(request) -> Harness:
         request.applymarker(pytest.mark.xfail(reason=f"{name}: {gap.kwargs['reason']}", strict=True))
     if name == "duckdb":
         return Harness("duckdb", {"type": "duckdb"}, strategy=strategy)
-    return request.getfixturevalue(f"{name}_harness")
+    from dataclasses import replace
+
+    return replace(request.getfixturevalue(f"{name}_harness"), strategy=strategy)

@@ -97,7 +97,7 @@ def test_a_clean_repo_passes_every_check(repo):
     results = json.loads((root / "target" / "run_results.json").read_text())
     assert results["summary"] == {"pass": len(run.results), "warn": 0, "fail": 0}
     leakage = next(r for r in results["results"] if r["check"] == "leakage")
-    assert leakage["data"]["spine_rows"] > 10 and "asof and window" in leakage["message"]
+    assert leakage["data"]["spine_rows"] > 10 and "asof and carry and window" in leakage["message"]
     assert not (root / "data" / "registry.json").exists(), "check must not write the registry"
 
 
@@ -232,13 +232,13 @@ def test_a_point_in_time_join_that_leaks_fails_leakage(repo, monkeypatch):
 
     original = sqlfeat.retrieval.compile_point_in_time
 
-    def shifted(plan, spine, dialect, repo_path, strategy="auto"):
+    def shifted(plan, spine, dialect, repo_path, strategy="auto", **choice):
         time = exp.column(spine.timestamp_column, quoted=True)
         late = exp.Add(this=time, expression=exp.Interval(this=exp.Literal.string("8"), unit=exp.var("HOUR")))
         keys = [exp.column(k, quoted=True) for k in plan.join_keys]
         query = exp.select(exp.column(ROW_ID, quoted=True), *keys, exp.alias_(late, spine.timestamp_column, quoted=True))
         query = query.from_(exp.to_table(spine.relation))
-        return original(plan, replace(spine, relation=query.sql("duckdb"), is_query=True), dialect, repo_path, strategy)
+        return original(plan, replace(spine, relation=query.sql("duckdb"), is_query=True), dialect, repo_path, strategy, **choice)
 
     monkeypatch.setattr(sqlfeat.retrieval, "compile_point_in_time", shifted)
     failure = only_failure(check(repo()), "leakage")
@@ -390,7 +390,7 @@ def test_data_checks_and_leakage_run_on_postgres(postgres_harness, tmp_path, cli
     assert "join key 'user_id' is null in 1 of 7 rows" in failed["keys_not_null"].message
     assert "user_id=2" in failed["unique_rows"].message
     (leakage,) = [r for r in run.results if r.check == "leakage"]
-    assert leakage.status == "pass" and "strategy window" in leakage.message
+    assert leakage.status == "pass" and "strategy carry and window and lateral" in leakage.message
     assert (root / "target" / "compiled" / "postgres" / "user_clicks.sql").is_file()
 
 

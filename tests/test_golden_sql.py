@@ -6,7 +6,7 @@ Regenerate with `SQLFEAT_UPDATE_GOLDEN=1 make test` and read the diff before com
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -99,11 +99,22 @@ CASES = {
     "aggregates_window": (["user_click_stats:clicks_30d", "user_click_stats:dwell_seconds_mean_7d",
                            "user_click_stats:category_last_1d"], Spine("entity_df", "event_timestamp"), "window", False),
     "dataframe_spine_window": (["user_profile:is_premium", "user_merchant_spend:spend"],
-                               Spine("__sqlfeat_spine_0", "event_timestamp", row_id="__sqlfeat_row", rows=10), "auto", False),
+                               Spine("__sqlfeat_spine_0", "event_timestamp", row_id="__sqlfeat_row", rows=10), "window", False),
+    "three_views_carry": (["user_clicks_30d:click_count", "user_profile:is_premium", "user_merchant_spend:spend"],
+                          Spine("SELECT * FROM training_rows WHERE split = 'train'", "ts", is_query=True), "carry", True),
+    "aggregates_carry": (["user_click_stats:clicks_30d", "user_click_stats:dwell_seconds_mean_7d",
+                          "user_click_stats:category_last_1d"], Spine("entity_df", "event_timestamp"), "carry", False),
+    "seed_lateral": (["user_clicks_30d:click_count", "user_clicks_30d:top_category"],
+                     Spine("entity_df", "event_timestamp"), "lateral", False),
+    "bounded_spine_carry": (["user_clicks_30d:click_count"],
+                            Spine("__sqlfeat_spine_0", "event_timestamp", row_id="__sqlfeat_row", rows=10,
+                                  bounds=(datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 3, 1, tzinfo=timezone.utc))),
+                            "carry", False),
 }
 DIALECTS = ["duckdb", "postgres", "bigquery", "snowflake"]
-# ASOF JOIN is DuckDB's alone; elsewhere the compiler uses the window form.
-PAIRS = [(d, c) for d in DIALECTS for c in sorted(CASES) if d == "duckdb" or CASES[c][2] != "asof"]
+# ASOF JOIN is DuckDB's alone, the lateral strategy PostgreSQL's.
+ABLE = {"asof": {"duckdb"}, "lateral": {"postgres"}}
+PAIRS = [(d, c) for d in DIALECTS for c in sorted(CASES) if d in ABLE.get(CASES[c][2], {d})]
 
 
 @pytest.mark.parametrize(("dialect_name", "case"), PAIRS)

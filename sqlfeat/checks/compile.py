@@ -85,7 +85,7 @@ def compile_view(
     plan = plan_retrieval(view_features(view, entities), {view.name: view}, entities)
     spine = Spine(SPINE_TABLE, SPINE_TIME)
     statements = []
-    for strategy in ("asof", "window") if dialect.SUPPORTS_ASOF_JOIN else ("window",):
+    for strategy in strategies_of(dialect):
         query = compile_point_in_time(plan, spine, dialect, repo_path, strategy)
         statements.append(Statement(f"point-in-time join, strategy {strategy}", dialect.render(query)))
     query = compile_latest_values(plan.views[0], dialect, repo_path, STAND_IN_END)
@@ -93,6 +93,14 @@ def compile_view(
     label = f"{what} (what materialize runs), shown for end = {STAND_IN_END:%Y-%m-%d %H:%M} UTC"
     statements.append(Statement(label, dialect.render(query)))
     return CompiledView(view.name, dialect.NAME, tuple(statements))
+
+
+def strategies_of(dialect: Dialect) -> tuple[str, ...]:
+    """Every strategy the dialect can run: each is compiled and parsed back."""
+    from sqlfeat.compiler.strategy import STRATEGIES
+
+    able = {"asof": dialect.SUPPORTS_ASOF_JOIN, "lateral": dialect.SUPPORTS_LATERAL}
+    return tuple(s for s in STRATEGIES if able.get(s, True))
 
 
 def parse_back(compiled: CompiledView, dialect: Dialect) -> None:

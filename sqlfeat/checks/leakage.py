@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from sqlfeat.checks.results import FAIL, PASS, WARN, CheckResult
+from sqlfeat.checks.compile import strategies_of as compile_strategies
 from sqlfeat.checks.compile import view_features
 from sqlfeat.compiler.sql import aliased, and_, col
 from sqlfeat.errors import SqlfeatError
@@ -75,7 +76,7 @@ def _check_view(view: FeatureView, checked: CheckedViews, store: FeatureStore, s
     if not rows:
         return CheckResult("leakage", WARN, "skipped: the source has no rows with join keys to sample", skipped=True)
     spine, expected = _spine(request, rows, key_types, truncated)
-    strategies = ("asof", "window") if store.offline_store.dialect.SUPPORTS_ASOF_JOIN else ("window",)
+    strategies = compile_strategies(store.offline_store.dialect)
     problems: list[tuple[str, str]] = []
     for strategy in strategies:
         job = build_job(plan, spine.copy(), store.offline_store, store.repo_path, checked.columns, strategy)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlfeat.checks import compile as compile_checks
-from sqlfeat.checks import data, definitions, leakage, plan, state
+from sqlfeat.checks import data, definitions, indexes, leakage, plan, state
 from sqlfeat.checks.results import CheckOptions, CheckResult, CheckRun
 from sqlfeat.files import OutputFolder
 
@@ -62,6 +62,7 @@ def _run(
         results += state.compare(baseline, compiled, [d.NAME for d in dialects], names, label)
         if options.data:
             results += data.check(checked, store, now)
+            results += indexes.check(checked, store)
             results += leakage.check(checked, store, options.leakage_entities)
         results += plan.check(store, contents, checked.views, options.allow_breaking)
     _locate(results, store.repo_path)

@@ -10,6 +10,8 @@ import click
 from sqlfeat.cli.app import console as _console
 from sqlfeat.cli.app import feature_list as _features
 from sqlfeat.cli.app import open_store as _store
+from sqlfeat.compiler.strategy import REQUESTS as STRATEGY_REQUESTS
+from sqlfeat.errors import UsageError
 from sqlfeat.warehouses import WAREHOUSES
 
 
@@ -105,22 +107,41 @@ def describe(ctx: click.Context, view: str) -> None:
 @click.option("--spine-query", default=None, help="A SELECT producing the entity rows (instead of a table).")
 @click.option("--timestamp-column", default="event_timestamp", show_default=True, help="The spine's row-time column.")
 @click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")
-@click.option("--strategy", type=click.Choice(["auto", "asof", "window"]), default="auto", show_default=True)
+@click.option(
+    "--strategy", type=click.Choice(list(STRATEGY_REQUESTS)), default="auto", show_default=True,
+    help="auto: per view, the cheapest by estimate (without a connection: never quadratic); or force one.",
+)
+@click.option("--explain", is_flag=True, help="Start with one comment line per view: its strategy and why.")
+@click.option("--dry-run", is_flag=True, help="Also ask the warehouse what the query would scan (BigQuery: bytes).")
 @click.pass_context
-def compile_(ctx, features, dialect, spine_table, spine_query, timestamp_column, full_feature_names, strategy) -> None:
+def compile_(ctx, features, dialect, spine_table, spine_query, timestamp_column, full_feature_names, strategy, explain,
+             dry_run) -> None:  # fmt: skip
     """Print the point-in-time SQL for FEATURES over a spine table, ready to paste.
 
     \b
-    Example:
+    Strategies (docs/warehouses.md): asof (DuckDB's ASOF JOIN), carry (one sort of spine and
+    source rows, O(n log n) anywhere), window (a range join: cheapest at low density), lateral
+    (an index probe per spine row, PostgreSQL).
+
+    \b
+    Examples:
       sqlfeat compile -f user_clicks_30d:click_count --spine-table analytics.training_rows
+      sqlfeat compile -f user_clicks_30d:click_count --dialect postgres --explain
+      sqlfeat compile -f user_clicks_30d:click_count --spine-table ds.rows --dry-run   # BigQuery
     """
     if spine_table and spine_query:
         raise click.UsageError("give --spine-table or --spine-query, not both")
-    sql = _store(ctx).compile_historical_features(
+    store = _store(ctx)
+    sql = store.compile_historical_features(
         _features(features), spine_query or spine_table or "entity_df", timestamp_column, dialect,
-        full_feature_names, strategy,
+        full_feature_names, strategy, explain=explain,
     )
     click.echo(sql + ";")
+    if dry_run:
+        if dialect and dialect != store.config.offline_type:
+            raise UsageError(f"--dry-run asks the configured warehouse ({store.config.offline_type}); drop --dialect {dialect}")
+        query = "\n".join(line for line in sql.splitlines() if not line.startswith("-- "))
+        click.echo(f"-- dry run: {store.offline_store.dry_run(query)}", err=True)
 
 
 @click.command("get-historical-features")
@@ -135,7 +156,7 @@ def compile_(ctx, features, dialect, spine_table, spine_query, timestamp_column,
 def get_historical_features(ctx, entity_df, features, out, sql_out, full_feature_names) -> None:
     """Build a point-in-time correct training set from a spine file."""
     from sqlfeat.files import claim_file, write_text_atomic
-    from sqlfeat.retrieval import SQL_HEADER, is_training_set, is_training_sql, read_spine_file, write_training_set
+    from sqlfeat.dataset_files import SQL_HEADER, is_training_set, is_training_sql, read_spine_file, write_training_set
 
     # Checked before any work: a run is not wasted on an output that cannot be written.
     claim_file(out, is_training_set, "--out")

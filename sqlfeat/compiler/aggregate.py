@@ -1,9 +1,22 @@
 """Windowed aggregates at each spine (keys, t): ``t - window < event_ts <= t`` (rule 5).
 
-One range join per view over its widest window; each aggregate filters its own window with a CASE,
-so several windows share one pass over the events. ``last`` needs the newest row, not a group
-aggregate: it gets a ROW_NUMBER CTE of its own. Counts of an empty window are 0 (COALESCE at
-the final join); every other aggregate of an empty window is null.
+Each function takes the form that keeps its cost growing with rows, not rows per key squared,
+where the engines allow it exactly:
+
+    count, sum, mean,   carry: sliding windows over the UNION ALL of the view's events and the
+    min, max            spine keys, ``AGG(v) OVER (PARTITION BY keys ORDER BY <integer time>
+                        RANGE BETWEEN <window - 1 unit> PRECEDING AND CURRENT ROW)``: one sort for
+                        every window of the view; the integer time is the instant in the engine's
+                        unit (ns on DuckDB, us elsewhere), so "- 1 unit" makes the lower bound
+                        exclusive. window: one range join over the widest window, each aggregate
+                        filtering its own window with a CASE.
+    last                the newest row at or before t (``newest.py``, by the view's strategy),
+                        null when it is not inside the window.
+    count_distinct,     always the range join: no engine slides a distinct count, and a sliding
+    stddev              sample deviation from running sums loses precision on large values.
+
+Counts of an empty window are 0 (COALESCE at the final join); every other aggregate of an empty
+window is null.
 """
 
 from __future__ import annotations
@@ -12,8 +25,9 @@ from datetime import timedelta
 
 from sqlglot import exp
 
-from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, SPINE_TS, ViewRequest
-from sqlfeat.compiler.sql import aliased, and_, col, first_row, ident, keys_equal, newest_first, value_column
+from sqlfeat.compiler.newest import ROW, Wanted, newest_rows
+from sqlfeat.compiler.plan import EVENT_TS, KIND, SPINE_TS, TIME_INT, ViewRequest
+from sqlfeat.compiler.sql import aliased, and_, col, ident, keys_equal, value_column
 from sqlfeat.definitions.aggregation import COUNTING, Aggregation
 from sqlfeat.warehouses.base import Dialect
 
@@ -26,44 +40,37 @@ _FUNCTIONS = {
     "max": lambda v: exp.Max(this=v),
     "stddev": lambda v: exp.StddevSamp(this=v),
 }
+SLIDING = frozenset({"count", "sum", "mean", "min", "max"})
+RANGE_JOIN_ONLY = frozenset({"count_distinct", "stddev"})
 
-Result = tuple[str, exp.Select, dict[str, exp.Expression]]
+CTEs = list[tuple[str, exp.Select]]
+# (CTEs to add, (the CTE holding the results, {output name: its value expression}))
+Result = tuple[CTEs, tuple[str, dict[str, exp.Expression]]]
 
 
-def _in_window(keys_cte: str, alias: str, window: timedelta, dialect: Dialect) -> list[exp.Expression]:
-    event, t = col(EVENT_TS, alias), col(SPINE_TS, keys_cte)
-    return [exp.LTE(this=event, expression=t.copy()), exp.GT(this=event.copy(), expression=dialect.subtract(t, window))]
-
-
-def aggregate_ctes(keys: tuple[str, ...], keys_cte: str, request: ViewRequest, dialect: Dialect) -> list[Result]:
+def aggregate_ctes(
+    keys: tuple[str, ...], keys_cte: str, request: ViewRequest, source_cte: str, strategy: str, dialect: Dialect
+) -> list[Result]:
     """The CTEs computing ``request``'s aggregates per (keys, t) of ``keys_cte``."""
-    alias = "s"
-    source = exp.to_table(ident(f"{request.name}__source"))
     pairs = list(zip(request.aggregations, request.output_names))
-    grouped = [(a, name) for a, name in pairs if a.function != "last"]
+    sliding = strategy == "carry"
     results: list[Result] = []
-    if grouped:
-        widest = max(a.time_window for a, _ in grouped)
-        cte = f"{request.name}__aggregates"
-        select = (
-            exp.select(*[col(k, keys_cte) for k in keys], col(SPINE_TS, keys_cte))
-            .from_(ident(keys_cte))
-            .join(aliased(source, alias), on=and_(*keys_equal(keys, keys_cte, alias), *_in_window(keys_cte, alias, widest, dialect)))
-            .group_by(*[col(k, keys_cte) for k in keys], col(SPINE_TS, keys_cte))
-        )
-        outputs: dict[str, exp.Expression] = {}
-        for aggregation, name in grouped:
-            value: exp.Expression = col(value_column(aggregation.column), alias)
-            if aggregation.time_window != widest:
-                value = exp.Case(ifs=[exp.If(this=_in_window(keys_cte, alias, aggregation.time_window, dialect)[1], true=value)])
-            computed = exp.cast(_FUNCTIONS[aggregation.function](value), aggregation.dtype.sql_type())
-            select = select.select(exp.alias_(computed, name, quoted=True))
-            outputs[name] = _empty_window_value(aggregation, col(name, cte))
-        results.append((cte, select, outputs))
-    for index, (aggregation, name) in enumerate((a, n) for a, n in pairs if a.function == "last"):
-        cte = f"{request.name}__last_{index}"
-        results.append((cte, _newest_in_window(keys, keys_cte, request, aggregation, name, dialect), {name: col(name, cte)}))
+    slid = [(a, n) for a, n in pairs if sliding and a.function in SLIDING]
+    joined = [(a, n) for a, n in pairs if a.function != "last" and (a, n) not in slid]
+    if slid:
+        results.append(_sliding(keys, keys_cte, request, source_cte, slid, dialect))
+    if joined:
+        results.append(_range_join(keys, keys_cte, request, source_cte, joined, dialect))
+    last = {n: Wanted(_typed(a, ROW), a.time_window, strict=True) for a, n in pairs if a.function == "last"}
+    if last:
+        name = f"{request.name}__last"
+        ctes = newest_rows("carry" if sliding else "window", keys, keys_cte, request, source_cte, last, dialect, name)
+        results.append((ctes, (name, {n: col(n, name) for n in last})))
     return results
+
+
+def _typed(aggregation: Aggregation, table: str) -> exp.Expression:
+    return exp.cast(col(value_column(aggregation.column), table), aggregation.dtype.sql_type())
 
 
 def _empty_window_value(aggregation: Aggregation, value: exp.Expression) -> exp.Expression:
@@ -72,19 +79,67 @@ def _empty_window_value(aggregation: Aggregation, value: exp.Expression) -> exp.
     return value
 
 
-def _newest_in_window(
-    keys: tuple[str, ...], keys_cte: str, request: ViewRequest, aggregation: Aggregation, name: str, dialect: Dialect
-) -> exp.Select:
-    alias = "s"
-    created = col(CREATED_TS, alias) if request.view.source.created_timestamp_column else None
-    newest = first_row(
-        [col(k, keys_cte) for k in keys] + [col(SPINE_TS, keys_cte)], newest_first(col(EVENT_TS, alias), created)
-    )
-    value = exp.cast(col(value_column(aggregation.column), alias), aggregation.dtype.sql_type())
-    on = and_(*keys_equal(keys, keys_cte, alias), *_in_window(keys_cte, alias, aggregation.time_window, dialect))
-    return (
-        exp.select(*[col(k, keys_cte) for k in keys], col(SPINE_TS, keys_cte), exp.alias_(value, name, quoted=True))
+def _in_window(keys_cte: str, alias: str, window: timedelta, dialect: Dialect) -> list[exp.Expression]:
+    event, t = col(EVENT_TS, alias), col(SPINE_TS, keys_cte)
+    return [exp.LTE(this=event, expression=t.copy()), exp.GT(this=event.copy(), expression=dialect.subtract(t, window))]
+
+
+def _range_join(keys, keys_cte, request, source_cte, pairs, dialect) -> Result:
+    """One range join over the widest window; each aggregate filters its own window with a CASE."""
+    alias, cte = "s", f"{request.name}__aggregates"
+    widest = max(a.time_window for a, _ in pairs)
+    select = (
+        exp.select(*[col(k, keys_cte) for k in keys], col(SPINE_TS, keys_cte))
         .from_(ident(keys_cte))
-        .join(aliased(exp.to_table(ident(f"{request.name}__source")), alias), on=on)
-        .qualify(newest)
+        .join(aliased(exp.to_table(ident(source_cte)), alias),
+              on=and_(*keys_equal(keys, keys_cte, alias), *_in_window(keys_cte, alias, widest, dialect)))
+        .group_by(*[col(k, keys_cte) for k in keys], col(SPINE_TS, keys_cte))
+    )  # fmt: skip
+    outputs: dict[str, exp.Expression] = {}
+    for aggregation, name in pairs:
+        value: exp.Expression = col(value_column(aggregation.column), alias)
+        if aggregation.time_window != widest:
+            value = exp.Case(ifs=[exp.If(this=_in_window(keys_cte, alias, aggregation.time_window, dialect)[1], true=value)])
+        computed = exp.cast(_FUNCTIONS[aggregation.function](value), aggregation.dtype.sql_type())
+        select = select.select(exp.alias_(computed, name, quoted=True))
+        outputs[name] = _empty_window_value(aggregation, col(name, cte))
+    return [(cte, select)], (cte, outputs)
+
+
+def _sliding(keys, keys_cte, request, source_cte, pairs, dialect) -> Result:
+    """Sliding RANGE windows over the events and the spine keys in one sort; spine rows kept."""
+    union, slid, cte = "u", f"{request.name}__slid", f"{request.name}__windows"
+    columns = list(dict.fromkeys(value_column(a.column) for a, _ in pairs))
+    events = exp.select(
+        *(col(k, source_cte) for k in keys), exp.alias_(col(EVENT_TS, source_cte), SPINE_TS, quoted=True),
+        exp.alias_(dialect.epoch_integer(col(EVENT_TS, source_cte)), TIME_INT, quoted=True),
+        exp.alias_(exp.Literal.number(0), KIND, quoted=True), *(col(c, source_cte) for c in columns),
+    ).from_(ident(source_cte))  # fmt: skip
+    spine = exp.select(
+        *(col(k, keys_cte) for k in keys), col(SPINE_TS, keys_cte),
+        exp.alias_(dialect.epoch_integer(col(SPINE_TS, keys_cte)), TIME_INT, quoted=True),
+        exp.alias_(exp.Literal.number(1), KIND, quoted=True), *(exp.alias_(exp.Null(), c, quoted=True) for c in columns),
+    ).from_(ident(keys_cte))  # fmt: skip
+    select = exp.select(*(col(k, union) for k in keys), col(SPINE_TS, union), col(KIND, union))
+    outputs: dict[str, exp.Expression] = {}
+    for aggregation, name in pairs:
+        frame = exp.WindowSpec(
+            kind="RANGE", start=exp.Literal.number(dialect.instant_units(aggregation.time_window) - 1),
+            start_side="PRECEDING", end="CURRENT ROW",
+        )  # fmt: skip
+        value = dialect.sliding_value(col(value_column(aggregation.column), union), aggregation.function)
+        window = exp.Window(
+            this=_FUNCTIONS[aggregation.function](value),
+            partition_by=[col(k, union) for k in keys],
+            # nulls first, every engine's way to say it (BigQuery's RANGE frames take no NULLS LAST)
+            order=exp.Order(expressions=[exp.Ordered(this=col(TIME_INT, union), nulls_first=True)]), spec=frame,
+        )  # fmt: skip
+        select = select.select(exp.alias_(exp.cast(window, aggregation.dtype.sql_type()), name, quoted=True))
+        outputs[name] = _empty_window_value(aggregation, col(name, cte))
+    select = select.from_(aliased(exp.union(events, spine, distinct=False).subquery(), union))
+    spine_rows = (
+        exp.select(*(col(k, slid) for k in keys), col(SPINE_TS, slid), *(col(n, slid) for _, n in pairs))
+        .from_(ident(slid))
+        .where(exp.EQ(this=col(KIND, slid), expression=exp.Literal.number(1)))
     )
+    return [(slid, select), (cte, spine_rows)], (cte, outputs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from difflib import get_close_matches
 
 from sqlglot import exp
@@ -17,7 +18,11 @@ ROW_ID = "__sqlfeat_row"
 SPINE_TS = "__sqlfeat_ts"
 EVENT_TS = "__sqlfeat_event_ts"
 CREATED_TS = "__sqlfeat_created_ts"
-INTERNAL_COLUMNS = frozenset({ROW_ID, SPINE_TS, EVENT_TS, CREATED_TS})
+# the carry strategy's source row number, row kind (0 source, 1 spine) and integer time
+SRC_ROW = "__sqlfeat_src_row"
+KIND = "__sqlfeat_kind"
+TIME_INT = "__sqlfeat_t"
+INTERNAL_COLUMNS = frozenset({ROW_ID, SPINE_TS, EVENT_TS, CREATED_TS, SRC_ROW, KIND, TIME_INT})
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,10 @@ class Spine:
     is_query: bool = False
     row_id: str | None = None
     rows: int | None = None
+    # The spine's earliest and latest time, when known before compiling (a DataFrame's, or read
+    # by one small query): sources are then pruned with constants, which every engine can push
+    # into its scan (BigQuery and Snowflake prune partitions only on constant filters).
+    bounds: tuple[datetime, datetime] | None = None
 
 
 @dataclass(frozen=True)

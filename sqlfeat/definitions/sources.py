@@ -57,7 +57,10 @@ class DataSource:
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"kind": self.kind}
         for f in fields(self):
-            spec[f.name] = getattr(self, f.name)
+            value = getattr(self, f.name)
+            if f.name in _WRITTEN_WHEN_SET and value is None:
+                continue  # so sources that do not use it keep their fingerprints
+            spec[f.name] = value
         return spec
 
 
@@ -84,15 +87,22 @@ class FileSource(DataSource):
 
 @dataclass(frozen=True, kw_only=True)
 class TableSource(DataSource):
-    """A warehouse table (``table="schema.t"``) or query (``query="SELECT ..."``): exactly one."""
+    """A warehouse table (``table="schema.t"``) or query (``query="SELECT ..."``): exactly one.
+
+    ``partition_column``: a DATE column whose value is each row's event date or a later one (e.g.
+    BigQuery's ``_PARTITIONDATE`` or an ingestion date); it gets a constant lower bound so the
+    warehouse prunes partitions before reading them."""
 
     table: str | None = None
     query: str | None = None
+    partition_column: str | None = None
 
     def __post_init__(self, event_timestamp_column: str | None) -> None:
         if bool(self.table) == bool(self.query):
             raise DefinitionError(f"{type(self).__name__} needs exactly one of table=... or query=...")
         super().__post_init__(event_timestamp_column)
+        if self.partition_column is not None:
+            check_name(f"source {self.name!r} partition_column", self.partition_column)
 
     def default_name(self) -> str:
         return self.table or ""
@@ -134,6 +144,8 @@ class SnowflakeSource(TableSource):
             object.__setattr__(self, "table", qualified)
         super().__post_init__(event_timestamp_column)
 
+
+_WRITTEN_WHEN_SET = frozenset({"partition_column"})
 
 _SOURCE_KINDS: dict[str, type[DataSource]] = {
     cls.kind: cls for cls in (FileSource, DuckDBSource, PostgreSQLSource, BigQuerySource, SnowflakeSource)

@@ -35,8 +35,16 @@ class Dialect:
     SQLGLOT_DIALECT: ClassVar[str] = ""
     # ASOF LEFT JOIN <t> ON k = k AND ts >= ts (DuckDB form).
     SUPPORTS_ASOF_JOIN: ClassVar[bool] = False
-    # Below this many spine rows the window form (range join + ROW_NUMBER) is faster than ASOF.
-    ASOF_MIN_SPINE_ROWS: ClassVar[int] = 0
+    # LEFT JOIN LATERAL (... ORDER BY ... LIMIT 1) ON TRUE, worth it with an index (PostgreSQL).
+    SUPPORTS_LATERAL: ClassVar[bool] = False
+    # Seconds per unit of work of each strategy (compiler/strategy.py: estimate_costs), measured on
+    # this machine kind by benchmarks/density.py; only their ratios steer the choice.
+    COSTS: ClassVar[dict[str, float]] = {
+        "window": 1.4e-7, "carry": 2e-8, "asof": 1.2e-8, "lateral": 6.5e-7,
+        "window_aggregates": 1.1e-7, "carry_aggregates": 1.5e-7,
+    }  # fmt: skip
+    # Sources may be scanned for statistics (rows, keys) before choosing; not where scans are billed.
+    STATS_SCANS: ClassVar[bool] = True
     # The type every timestamp is compared in: an absolute instant (UTC), and its precision.
     INSTANT_TYPE: ClassVar[str] = "TIMESTAMPTZ"
     INSTANT_UNIT: ClassVar[str] = "us"
@@ -49,24 +57,39 @@ class Dialect:
     # Characters a bare (unquoted) table-name part may hold besides letters, digits and _.
     TABLE_NAME_CHARS: ClassVar[str] = "$"
 
-    def choose_strategy(self, spine_rows: int | None, strategy: str = "auto") -> str:
-        if strategy not in ("auto", "asof", "window"):
-            raise UsageError(f"strategy must be 'auto', 'asof' or 'window', got {strategy!r}")
-        if strategy == "asof" and not self.SUPPORTS_ASOF_JOIN:
-            raise UsageError(f"{self.NAME} has no ASOF JOIN; use strategy='window'")
-        if strategy != "auto":
-            return strategy
-        if not self.SUPPORTS_ASOF_JOIN:
-            return "window"
-        small = spine_rows is not None and spine_rows < self.ASOF_MIN_SPINE_ROWS
-        return "window" if small else "asof"
-
     def to_instant(self, value: exp.Expression) -> exp.Expression:
         """A timestamp column as an absolute instant; a naive value is taken as UTC."""
         return exp.cast(value, self.instant_type())
 
     def instant_type(self) -> exp.DataType:
         return exp.DataType.build(self.INSTANT_TYPE, dialect=self.SQLGLOT_DIALECT, udt=True)
+
+    def epoch_integer(self, instant: exp.Expression) -> exp.Expression:
+        """An instant as an integer count of ``INSTANT_UNIT`` since the epoch (for RANGE frames)."""
+        return exp.cast(exp.Mul(this=exp.Extract(this=exp.var("EPOCH"), expression=instant), expression=exp.Literal.number(1_000_000)), "BIGINT")
+
+    def sliding_value(self, value: exp.Expression, function: str) -> exp.Expression:
+        """The value a sliding window aggregates (an engine may need another type to slide in O(1))."""
+        return value
+
+    def approx_distinct(self, value: exp.Expression) -> exp.Expression:
+        return exp.ApproxDistinct(this=value)
+
+    def instant_units(self, delta: timedelta) -> int:
+        """``delta`` in ``INSTANT_UNIT`` (what ``epoch_integer`` counts)."""
+        micros = delta // timedelta(microseconds=1)
+        return micros * 1_000 if self.INSTANT_UNIT == "ns" else micros
+
+    def partition_filter(self, source: DataSource, bounds: tuple[datetime, datetime] | None, lookback: timedelta | None) -> exp.Expression | None:
+        """``partition_column >= DATE '<earliest day any needed row can carry>'`` for a source that
+        declares a partition column (one whose value is the event's date, or later), when the
+        spine's bounds are known: a constant the engine prunes partitions with."""
+        column = getattr(source, "partition_column", None)
+        if not column or bounds is None:
+            return None
+        earliest = bounds[0] - (lookback or (bounds[0] - datetime(1970, 1, 1, tzinfo=timezone.utc)))
+        day = exp.cast(exp.Literal.string(earliest.astimezone(timezone.utc).strftime("%Y-%m-%d")), "DATE")
+        return exp.GTE(this=exp.column(exp.to_identifier(column, quoted=True), exp.to_identifier("src", quoted=True)), expression=day)
 
     @staticmethod
     def interval_parts(delta: timedelta) -> tuple[int, str]:
@@ -265,6 +288,16 @@ class OfflineStore(ABC):
     def transaction(self) -> Iterator[None]:
         """Statements inside run in one transaction where the warehouse has them."""
         yield
+
+    def index_advice(self, table: str, leading: list[str], extra: list[str]) -> tuple[str | None, str] | None:
+        """For a warehouse with indexes: (the name of an index whose first columns are ``leading``,
+        or None; the CREATE INDEX statement on ``leading + extra`` that would serve). None: this
+        warehouse has no indexes."""
+        return None
+
+    def dry_run(self, sql: str) -> str:
+        """What running ``sql`` would cost, as the warehouse says without running it."""
+        raise UsageError(f"{self.dialect.TITLE} has no dry run sqlfeat can ask; BigQuery has")
 
     def upload_name(self) -> str:
         """A fresh name for an uploaded spine (qualified where the warehouse needs it)."""

@@ -27,10 +27,14 @@ class BigQueryDialect(Dialect):
     FLOAT_IS_DOUBLE = True
     # project ids hold dashes: my-project.dataset.table
     TABLE_NAME_CHARS = "-"
+    STATS_SCANS = False  # every scan is billed: no statistics query
 
     def subtract(self, value: exp.Expression, delta: timedelta) -> exp.Expression:
         amount, unit = self.interval_parts(delta)
         return exp.TimestampSub(this=value, expression=exp.Literal.number(amount), unit=exp.var(unit))
+
+    def epoch_integer(self, instant: exp.Expression) -> exp.Expression:
+        return exp.func("UNIX_MICROS", instant)
 
     def render(self, expression: exp.Expression, pretty: bool = True) -> str:
         # BigQuery has refused QUALIFY without a WHERE, GROUP BY or HAVING in the same SELECT.
@@ -67,6 +71,15 @@ class BigQueryOfflineStore(OfflineStore):
 
     def _execute(self, sql: str) -> None:
         self.client.query(sql, location=self.location).result()
+
+    def dry_run(self, sql: str) -> str:
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
+        with self.failing("a dry run of the query", sql):
+            job = self.client.query(sql, job_config=config, location=self.location)
+        scanned = job.total_bytes_processed or 0
+        return f"would scan {scanned:,} bytes ({scanned / 2**30:,.3f} GiB)"
 
     def upload_name(self) -> str:
         return f"{self.project}.{self.dataset}.__sqlfeat_spine_{uuid.uuid4().hex[:12]}"

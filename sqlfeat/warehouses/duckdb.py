@@ -30,9 +30,6 @@ class DuckDBDialect(Dialect):
     TITLE = "DuckDB"
     SQLGLOT_DIALECT = "duckdb"
     SUPPORTS_ASOF_JOIN = True
-    # Measured in benchmarks/pit.py (docs/benchmarks.md): the window form wins below about this
-    # many spine rows (ASOF pays a fixed cost per call: sorting and deduplicating every source).
-    ASOF_MIN_SPINE_ROWS = 400_000
     SOURCE_KINDS = frozenset({"file", "duckdb"})
     # Nanoseconds: parquet written by pandas keeps them, and a cast to microseconds would round an
     # event 400 ns after a spine time onto it (a sub-microsecond leak).
@@ -48,6 +45,9 @@ class DuckDBDialect(Dialect):
         clamped = exp.Case(ifs=[exp.If(this=above, true=self._edge(NS_LAST))], default=self._edge(NS_FIRST))
         fits = exp.or_(exp.Not(this=exp.Is(this=exact, expression=exp.Null())), exp.Is(this=value.copy(), expression=exp.Null()))
         return exp.Case(ifs=[exp.If(this=fits, true=exact.copy())], default=clamped)
+
+    def epoch_integer(self, instant: exp.Expression) -> exp.Expression:
+        return exp.func("epoch_ns", instant)
 
     def _edge(self, value: datetime) -> exp.Expression:
         return exp.cast(exp.Literal.string(value.strftime("%Y-%m-%d %H:%M:%S+00:00")), self.instant_type())

@@ -24,6 +24,11 @@ class SnowflakeDialect(Dialect):
     SQLGLOT_DIALECT = "snowflake"
     SOURCE_KINDS = frozenset({"snowflake"})
     FLOAT_IS_DOUBLE = True
+    STATS_SCANS = False  # every scan spends warehouse credits: no statistics query
+
+
+    def epoch_integer(self, instant: exp.Expression) -> exp.Expression:
+        return exp.func("DATE_PART", exp.var("EPOCH_MICROSECOND"), instant)
 
 
 DIALECT = SnowflakeDialect()

@@ -24,7 +24,7 @@ WITH `spine` AS (
   SELECT
     `spine_keys__user_id`.`user_id`,
     `spine_keys__user_id`.`__sqlfeat_ts`,
-    `s`.`is_premium`
+    `s`.`is_premium` AS `is_premium`
   FROM `spine_keys__user_id`
   JOIN `user_profile__source` AS `s`
     ON `spine_keys__user_id`.`user_id` = `s`.`user_id`
@@ -73,7 +73,7 @@ WITH `spine` AS (
     `spine_keys__user_id__merchant_id`.`user_id`,
     `spine_keys__user_id__merchant_id`.`merchant_id`,
     `spine_keys__user_id__merchant_id`.`__sqlfeat_ts`,
-    `s`.`spend`
+    `s`.`spend` AS `spend`
   FROM `spine_keys__user_id__merchant_id`
   JOIN `user_merchant_spend__source` AS `s`
     ON `spine_keys__user_id__merchant_id`.`user_id` = `s`.`user_id`

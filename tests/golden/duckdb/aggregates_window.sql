@@ -92,7 +92,7 @@ WITH "spine" AS (
   GROUP BY
     "spine_keys__user_id"."user_id",
     "spine_keys__user_id"."__sqlfeat_ts"
-), "user_click_stats__last_0" AS (
+), "user_click_stats__last" AS (
   SELECT
     "spine_keys__user_id"."user_id",
     "spine_keys__user_id"."__sqlfeat_ts",
@@ -112,7 +112,7 @@ SELECT
   "spine".*,
   COALESCE("user_click_stats__aggregates"."clicks_30d", 0) AS "clicks_30d",
   "user_click_stats__aggregates"."dwell_seconds_mean_7d" AS "dwell_seconds_mean_7d",
-  "user_click_stats__last_0"."category_last_1d" AS "category_last_1d"
+  "user_click_stats__last"."category_last_1d" AS "category_last_1d"
 FROM "spine"
 LEFT JOIN "user_click_stats__aggregates"
   ON "spine"."user_id" = "user_click_stats__aggregates"."user_id"
@@ -126,8 +126,8 @@ LEFT JOIN "user_click_stats__aggregates"
       ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
     END
   END = "user_click_stats__aggregates"."__sqlfeat_ts"
-LEFT JOIN "user_click_stats__last_0"
-  ON "spine"."user_id" = "user_click_stats__last_0"."user_id"
+LEFT JOIN "user_click_stats__last"
+  ON "spine"."user_id" = "user_click_stats__last"."user_id"
   AND CASE
     WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
     OR "spine"."event_timestamp" IS NULL
@@ -137,4 +137,4 @@ LEFT JOIN "user_click_stats__last_0"
       THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
       ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
     END
-  END = "user_click_stats__last_0"."__sqlfeat_ts";
+  END = "user_click_stats__last"."__sqlfeat_ts";

@@ -73,40 +73,96 @@ WITH "spine" AS (
         MIN("__sqlfeat_ts")
       FROM "spine_keys__user_id"
     ) - INTERVAL '2592000' SECOND
-), "user_click_stats__aggregates" AS (
+), "user_click_stats__slid" AS (
   SELECT
-    "spine_keys__user_id"."user_id",
-    "spine_keys__user_id"."__sqlfeat_ts",
-    CAST(COUNT("s"."__sqlfeat_value_click_id") AS BIGINT) AS "clicks_30d",
-    CAST(AVG(
-      CASE
-        WHEN "s"."__sqlfeat_event_ts" > "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '604800' SECOND
-        THEN "s"."__sqlfeat_value_dwell_seconds"
-      END
+    "u"."user_id",
+    "u"."__sqlfeat_ts",
+    "u"."__sqlfeat_kind",
+    CAST(COUNT("u"."__sqlfeat_value_click_id") OVER (
+      PARTITION BY "u"."user_id"
+      ORDER BY "u"."__sqlfeat_t" NULLS FIRST
+      RANGE BETWEEN 2591999999999999 PRECEDING AND CURRENT ROW
+    ) AS BIGINT) AS "clicks_30d",
+    CAST(AVG("u"."__sqlfeat_value_dwell_seconds") OVER (
+      PARTITION BY "u"."user_id"
+      ORDER BY "u"."__sqlfeat_t" NULLS FIRST
+      RANGE BETWEEN 604799999999999 PRECEDING AND CURRENT ROW
     ) AS DOUBLE) AS "dwell_seconds_mean_7d"
-  FROM "spine_keys__user_id"
-  JOIN "user_click_stats__source" AS "s"
-    ON "spine_keys__user_id"."user_id" = "s"."user_id"
-    AND "s"."__sqlfeat_event_ts" <= "spine_keys__user_id"."__sqlfeat_ts"
-    AND "s"."__sqlfeat_event_ts" > "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '2592000' SECOND
-  GROUP BY
-    "spine_keys__user_id"."user_id",
-    "spine_keys__user_id"."__sqlfeat_ts"
-), "user_click_stats__last_0" AS (
+  FROM (
+    SELECT
+      "user_click_stats__source"."user_id",
+      "user_click_stats__source"."__sqlfeat_event_ts" AS "__sqlfeat_ts",
+      EPOCH_NS("user_click_stats__source"."__sqlfeat_event_ts") AS "__sqlfeat_t",
+      0 AS "__sqlfeat_kind",
+      "user_click_stats__source"."__sqlfeat_value_click_id",
+      "user_click_stats__source"."__sqlfeat_value_dwell_seconds"
+    FROM "user_click_stats__source"
+    UNION ALL
+    SELECT
+      "spine_keys__user_id"."user_id",
+      "spine_keys__user_id"."__sqlfeat_ts",
+      EPOCH_NS("spine_keys__user_id"."__sqlfeat_ts") AS "__sqlfeat_t",
+      1 AS "__sqlfeat_kind",
+      NULL AS "__sqlfeat_value_click_id",
+      NULL AS "__sqlfeat_value_dwell_seconds"
+    FROM "spine_keys__user_id"
+  ) AS "u"
+), "user_click_stats__windows" AS (
   SELECT
-    "spine_keys__user_id"."user_id",
-    "spine_keys__user_id"."__sqlfeat_ts",
-    CAST("s"."__sqlfeat_value_category" AS TEXT) AS "category_last_1d"
-  FROM "spine_keys__user_id"
-  JOIN "user_click_stats__source" AS "s"
-    ON "spine_keys__user_id"."user_id" = "s"."user_id"
-    AND "s"."__sqlfeat_event_ts" <= "spine_keys__user_id"."__sqlfeat_ts"
-    AND "s"."__sqlfeat_event_ts" > "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '86400' SECOND
-  QUALIFY
+    "user_click_stats__slid"."user_id",
+    "user_click_stats__slid"."__sqlfeat_ts",
+    "user_click_stats__slid"."clicks_30d",
+    "user_click_stats__slid"."dwell_seconds_mean_7d"
+  FROM "user_click_stats__slid"
+  WHERE
+    "user_click_stats__slid"."__sqlfeat_kind" = 1
+), "user_click_stats__numbered" AS (
+  SELECT
+    "user_click_stats__source".*,
     ROW_NUMBER() OVER (
-      PARTITION BY "spine_keys__user_id"."user_id", "spine_keys__user_id"."__sqlfeat_ts"
-      ORDER BY "s"."__sqlfeat_event_ts" DESC, "s"."__sqlfeat_created_ts" DESC
-    ) = 1
+      PARTITION BY "user_click_stats__source"."user_id"
+      ORDER BY "user_click_stats__source"."__sqlfeat_event_ts" ASC NULLS FIRST, "user_click_stats__source"."__sqlfeat_created_ts" ASC NULLS FIRST
+    ) AS "__sqlfeat_src_row"
+  FROM "user_click_stats__source"
+), "user_click_stats__carried" AS (
+  SELECT
+    "u"."user_id",
+    "u"."__sqlfeat_ts",
+    "u"."__sqlfeat_kind",
+    MAX("u"."__sqlfeat_src_row") OVER (
+      PARTITION BY "u"."user_id"
+      ORDER BY "u"."__sqlfeat_ts" NULLS FIRST, "u"."__sqlfeat_kind" NULLS FIRST
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__sqlfeat_src_row"
+  FROM (
+    SELECT
+      "user_click_stats__numbered"."user_id",
+      "user_click_stats__numbered"."__sqlfeat_event_ts" AS "__sqlfeat_ts",
+      0 AS "__sqlfeat_kind",
+      "user_click_stats__numbered"."__sqlfeat_src_row"
+    FROM "user_click_stats__numbered"
+    UNION ALL
+    SELECT
+      "spine_keys__user_id"."user_id",
+      "spine_keys__user_id"."__sqlfeat_ts",
+      1 AS "__sqlfeat_kind",
+      CAST(NULL AS BIGINT) AS "__sqlfeat_src_row"
+    FROM "spine_keys__user_id"
+  ) AS "u"
+), "user_click_stats__last" AS (
+  SELECT
+    "user_click_stats__carried"."user_id",
+    "user_click_stats__carried"."__sqlfeat_ts",
+    CASE
+      WHEN "s"."__sqlfeat_event_ts" > "user_click_stats__carried"."__sqlfeat_ts" - INTERVAL '86400' SECOND
+      THEN CAST("s"."__sqlfeat_value_category" AS TEXT)
+    END AS "category_last_1d"
+  FROM "user_click_stats__carried"
+  LEFT JOIN "user_click_stats__numbered" AS "s"
+    ON "user_click_stats__carried"."user_id" = "s"."user_id"
+    AND "s"."__sqlfeat_src_row" = "user_click_stats__carried"."__sqlfeat_src_row"
+  WHERE
+    "user_click_stats__carried"."__sqlfeat_kind" = 1
 ), "user_clicks_30d__source" AS (
   SELECT
     "src"."user_id" AS "user_id",
@@ -193,9 +249,9 @@ WITH "spine" AS (
 )
 SELECT
   "spine".*,
-  COALESCE("user_click_stats__aggregates"."clicks_30d", 0) AS "clicks_30d",
-  "user_click_stats__aggregates"."dwell_seconds_mean_7d" AS "dwell_seconds_mean_7d",
-  "user_click_stats__last_0"."category_last_1d" AS "category_last_1d",
+  COALESCE("user_click_stats__windows"."clicks_30d", 0) AS "clicks_30d",
+  "user_click_stats__windows"."dwell_seconds_mean_7d" AS "dwell_seconds_mean_7d",
+  "user_click_stats__last"."category_last_1d" AS "category_last_1d",
   CASE
     WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= CASE
       WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
@@ -222,8 +278,8 @@ ASOF LEFT JOIN "user_clicks_30d__latest" AS "user_clicks_30d"
       ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
     END
   END >= "user_clicks_30d"."__sqlfeat_event_ts"
-LEFT JOIN "user_click_stats__aggregates"
-  ON "spine"."user_id" = "user_click_stats__aggregates"."user_id"
+LEFT JOIN "user_click_stats__windows"
+  ON "spine"."user_id" = "user_click_stats__windows"."user_id"
   AND CASE
     WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
     OR "spine"."event_timestamp" IS NULL
@@ -233,9 +289,9 @@ LEFT JOIN "user_click_stats__aggregates"
       THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
       ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
     END
-  END = "user_click_stats__aggregates"."__sqlfeat_ts"
-LEFT JOIN "user_click_stats__last_0"
-  ON "spine"."user_id" = "user_click_stats__last_0"."user_id"
+  END = "user_click_stats__windows"."__sqlfeat_ts"
+LEFT JOIN "user_click_stats__last"
+  ON "spine"."user_id" = "user_click_stats__last"."user_id"
   AND CASE
     WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
     OR "spine"."event_timestamp" IS NULL
@@ -245,4 +301,4 @@ LEFT JOIN "user_click_stats__last_0"
       THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
       ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
     END
-  END = "user_click_stats__last_0"."__sqlfeat_ts";
+  END = "user_click_stats__last"."__sqlfeat_ts";

@@ -76,8 +76,8 @@ WITH "spine" AS (
   SELECT
     "spine_keys__user_id"."user_id",
     "spine_keys__user_id"."__sqlfeat_ts",
-    "s"."click_count",
-    "s"."top_category"
+    "s"."click_count" AS "click_count",
+    "s"."top_category" AS "top_category"
   FROM "spine_keys__user_id"
   JOIN "user_clicks_30d__source" AS "s"
     ON "spine_keys__user_id"."user_id" = "s"."user_id"

@@ -47,7 +47,7 @@ WITH "spine" AS (
   GROUP BY
     "spine_keys__user_id"."user_id",
     "spine_keys__user_id"."__sqlfeat_ts"
-), "user_click_stats__last_0" AS (
+), "user_click_stats__last" AS (
   SELECT
     "user_id",
     "__sqlfeat_ts",
@@ -74,11 +74,11 @@ SELECT
   "spine".*,
   COALESCE("user_click_stats__aggregates"."clicks_30d", 0) AS "clicks_30d",
   "user_click_stats__aggregates"."dwell_seconds_mean_7d" AS "dwell_seconds_mean_7d",
-  "user_click_stats__last_0"."category_last_1d" AS "category_last_1d"
+  "user_click_stats__last"."category_last_1d" AS "category_last_1d"
 FROM "spine"
 LEFT JOIN "user_click_stats__aggregates"
   ON "spine"."user_id" = "user_click_stats__aggregates"."user_id"
   AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_click_stats__aggregates"."__sqlfeat_ts"
-LEFT JOIN "user_click_stats__last_0"
-  ON "spine"."user_id" = "user_click_stats__last_0"."user_id"
-  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_click_stats__last_0"."__sqlfeat_ts";
+LEFT JOIN "user_click_stats__last"
+  ON "spine"."user_id" = "user_click_stats__last"."user_id"
+  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_click_stats__last"."__sqlfeat_ts";

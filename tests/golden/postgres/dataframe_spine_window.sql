@@ -29,7 +29,7 @@ WITH "spine" AS (
     SELECT
       "spine_keys__user_id"."user_id",
       "spine_keys__user_id"."__sqlfeat_ts",
-      "s"."is_premium",
+      "s"."is_premium" AS "is_premium",
       ROW_NUMBER() OVER (
         PARTITION BY "spine_keys__user_id"."user_id", "spine_keys__user_id"."__sqlfeat_ts"
         ORDER BY "s"."__sqlfeat_event_ts" DESC NULLS LAST
@@ -84,7 +84,7 @@ WITH "spine" AS (
       "spine_keys__user_id__merchant_id"."user_id",
       "spine_keys__user_id__merchant_id"."merchant_id",
       "spine_keys__user_id__merchant_id"."__sqlfeat_ts",
-      "s"."spend",
+      "s"."spend" AS "spend",
       ROW_NUMBER() OVER (
         PARTITION BY "spine_keys__user_id__merchant_id"."user_id", "spine_keys__user_id__merchant_id"."merchant_id", "spine_keys__user_id__merchant_id"."__sqlfeat_ts"
         ORDER BY "s"."__sqlfeat_event_ts" DESC NULLS LAST

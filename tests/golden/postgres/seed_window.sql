@@ -37,8 +37,8 @@ WITH "spine" AS (
     SELECT
       "spine_keys__user_id"."user_id",
       "spine_keys__user_id"."__sqlfeat_ts",
-      "s"."click_count",
-      "s"."top_category",
+      "s"."click_count" AS "click_count",
+      "s"."top_category" AS "top_category",
       ROW_NUMBER() OVER (
         PARTITION BY "spine_keys__user_id"."user_id", "spine_keys__user_id"."__sqlfeat_ts"
         ORDER BY "s"."__sqlfeat_event_ts" DESC NULLS LAST, "s"."__sqlfeat_created_ts" DESC NULLS LAST

@@ -37,7 +37,7 @@ WITH "spine" AS (
     SELECT
       "spine_keys__user_id"."user_id",
       "spine_keys__user_id"."__sqlfeat_ts",
-      "s"."user_clicks_30d__click_count",
+      "s"."user_clicks_30d__click_count" AS "user_clicks_30d__click_count",
       ROW_NUMBER() OVER (
         PARTITION BY "spine_keys__user_id"."user_id", "spine_keys__user_id"."__sqlfeat_ts"
         ORDER BY "s"."__sqlfeat_event_ts" DESC NULLS LAST, "s"."__sqlfeat_created_ts" DESC NULLS LAST
@@ -72,7 +72,7 @@ WITH "spine" AS (
     SELECT
       "spine_keys__user_id"."user_id",
       "spine_keys__user_id"."__sqlfeat_ts",
-      "s"."user_profile__is_premium",
+      "s"."user_profile__is_premium" AS "user_profile__is_premium",
       ROW_NUMBER() OVER (
         PARTITION BY "spine_keys__user_id"."user_id", "spine_keys__user_id"."__sqlfeat_ts"
         ORDER BY "s"."__sqlfeat_event_ts" DESC NULLS LAST
@@ -127,7 +127,7 @@ WITH "spine" AS (
       "spine_keys__user_id__merchant_id"."user_id",
       "spine_keys__user_id__merchant_id"."merchant_id",
       "spine_keys__user_id__merchant_id"."__sqlfeat_ts",
-      "s"."user_merchant_spend__spend",
+      "s"."user_merchant_spend__spend" AS "user_merchant_spend__spend",
       ROW_NUMBER() OVER (
         PARTITION BY "spine_keys__user_id__merchant_id"."user_id", "spine_keys__user_id__merchant_id"."merchant_id", "spine_keys__user_id__merchant_id"."__sqlfeat_ts"
         ORDER BY "s"."__sqlfeat_event_ts" DESC NULLS LAST

@@ -32,7 +32,7 @@ WITH "spine" AS (
   SELECT
     "spine_keys__user_id"."user_id",
     "spine_keys__user_id"."__sqlfeat_ts",
-    "s"."user_clicks_30d__click_count"
+    "s"."user_clicks_30d__click_count" AS "user_clicks_30d__click_count"
   FROM "spine_keys__user_id"
   JOIN "user_clicks_30d__source" AS "s"
     ON "spine_keys__user_id"."user_id" = "s"."user_id"
@@ -60,7 +60,7 @@ WITH "spine" AS (
   SELECT
     "spine_keys__user_id"."user_id",
     "spine_keys__user_id"."__sqlfeat_ts",
-    "s"."user_profile__is_premium"
+    "s"."user_profile__is_premium" AS "user_profile__is_premium"
   FROM "spine_keys__user_id"
   JOIN "user_profile__source" AS "s"
     ON "spine_keys__user_id"."user_id" = "s"."user_id"
@@ -107,7 +107,7 @@ WITH "spine" AS (
     "spine_keys__user_id__merchant_id"."user_id",
     "spine_keys__user_id__merchant_id"."merchant_id",
     "spine_keys__user_id__merchant_id"."__sqlfeat_ts",
-    "s"."user_merchant_spend__spend"
+    "s"."user_merchant_spend__spend" AS "user_merchant_spend__spend"
   FROM "spine_keys__user_id__merchant_id"
   JOIN "user_merchant_spend__source" AS "s"
     ON "spine_keys__user_id__merchant_id"."user_id" = "s"."user_id"

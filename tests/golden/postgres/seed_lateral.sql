@@ -1,0 +1,60 @@
+WITH "spine" AS (
+  SELECT
+    *
+  FROM "entity_df"
+), "spine_keys__user_id" AS (
+  SELECT DISTINCT
+    "spine"."user_id",
+    CAST("spine"."event_timestamp" AS TIMESTAMPTZ) AS "__sqlfeat_ts"
+  FROM "spine"
+), "user_clicks_30d__source" AS (
+  SELECT
+    "src"."user_id" AS "user_id",
+    CAST("src"."event_time" AS TIMESTAMPTZ) AS "__sqlfeat_event_ts",
+    CAST("src"."created" AS TIMESTAMPTZ) AS "__sqlfeat_created_ts",
+    CAST("src"."click_count" AS BIGINT) AS "click_count",
+    CAST("src"."top_category" AS TEXT) AS "top_category"
+  FROM "analytics"."user_clicks" AS "src"
+  WHERE
+    NOT "src"."user_id" IS NULL
+    AND CAST("src"."event_time" AS TIMESTAMPTZ) <= (
+      SELECT
+        MAX("__sqlfeat_ts")
+      FROM "spine_keys__user_id"
+    )
+    AND CAST("src"."event_time" AS TIMESTAMPTZ) >= (
+      SELECT
+        MIN("__sqlfeat_ts")
+      FROM "spine_keys__user_id"
+    ) - INTERVAL '2592000 SECOND'
+), "user_clicks_30d__pit" AS (
+  SELECT
+    "spine_keys__user_id"."user_id",
+    "spine_keys__user_id"."__sqlfeat_ts",
+    "n"."click_count",
+    "n"."top_category"
+  FROM "spine_keys__user_id"
+  LEFT JOIN LATERAL (
+    SELECT
+      "s"."click_count" AS "click_count",
+      "s"."top_category" AS "top_category"
+    FROM "user_clicks_30d__source" AS "s"
+    WHERE
+      "spine_keys__user_id"."user_id" = "s"."user_id"
+      AND "s"."__sqlfeat_event_ts" <= "spine_keys__user_id"."__sqlfeat_ts"
+      AND "s"."__sqlfeat_event_ts" >= "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '2592000 SECOND'
+    ORDER BY
+      "s"."__sqlfeat_event_ts" DESC,
+      "s"."__sqlfeat_created_ts" DESC NULLS LAST
+    LIMIT 1
+  ) AS "n"
+    ON TRUE
+)
+SELECT
+  "spine".*,
+  "user_clicks_30d__pit"."click_count" AS "click_count",
+  "user_clicks_30d__pit"."top_category" AS "top_category"
+FROM "spine"
+LEFT JOIN "user_clicks_30d__pit"
+  ON "spine"."user_id" = "user_clicks_30d__pit"."user_id"
+  AND CAST("spine"."event_timestamp" AS TIMESTAMPTZ) = "user_clicks_30d__pit"."__sqlfeat_ts";
