@@ -86,12 +86,20 @@ def _created(request: ViewRequest, alias: str) -> exp.Expression | None:
     return col(CREATED_TS, alias) if request.view.source.created_timestamp_column else None
 
 
-def _range_join(keys, keys_cte, request, source_cte, wanted, dialect, name) -> CTEs:
+def _search(keys, keys_cte, wanted, dialect) -> tuple[Wanted | None, list[exp.Expression]]:
+    """The rows a search for the newest one may look at: the spine key's, at or before t, and
+    inside the loosest lookback (the outputs' bound, when every output has one)."""
     t, event = col(SPINE_TS, keys_cte), col(EVENT_TS, ROW)
     widest = _widest(wanted)
     conditions = [*keys_equal(keys, keys_cte, ROW), exp.LTE(this=event.copy(), expression=t.copy())]
     if widest is not None:
         conditions.append(_inside(widest, event, t, dialect))
+    return widest, conditions
+
+
+def _range_join(keys, keys_cte, request, source_cte, wanted, dialect, name) -> CTEs:
+    t, event = col(SPINE_TS, keys_cte), col(EVENT_TS, ROW)
+    widest, conditions = _search(keys, keys_cte, wanted, dialect)
     newest = first_row(_spine_columns(keys, keys_cte), newest_first(event.copy(), _created(request, ROW)))
     select = (
         exp.select(*_spine_columns(keys, keys_cte), *_outputs(wanted, event, t, dialect, widest))
@@ -156,10 +164,7 @@ def _index_order(event: exp.Expression, created: exp.Expression | None) -> list[
 
 def _lateral(keys, keys_cte, request, source_cte, wanted, dialect, name) -> CTEs:
     t, event = col(SPINE_TS, keys_cte), col(EVENT_TS, ROW)
-    widest = _widest(wanted)
-    conditions = [*keys_equal(keys, keys_cte, ROW), exp.LTE(this=event.copy(), expression=t.copy())]
-    if widest is not None:
-        conditions.append(_inside(widest, event, t, dialect))
+    widest, conditions = _search(keys, keys_cte, wanted, dialect)
     inner = "n"
     probe = (
         exp.select(*_outputs(wanted, event, t, dialect, widest))
