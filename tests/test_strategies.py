@@ -170,3 +170,16 @@ def test_the_index_check_names_the_index_postgres_needs(postgres_harness, tmp_pa
     assert passed.status == "pass"
     assert run_checks  # the family runs inside `sqlfeat check` (runner.py) with the data checks
     assert CheckOptions
+
+
+def test_a_bigquery_dry_run_says_what_the_query_would_scan(bigquery_harness, tmp_path):
+    repo = write_repo(tmp_path / "repo", offline_store=bigquery_harness.offline_store)
+    name = f"dry_{tmp_path.name[-10:].replace('-', '_')}"
+    source = bigquery_harness.source(repo, name, frame(2, 10), timestamp_field="event_time", created_timestamp_column="created")
+    view = FeatureView(name="clicks", entities=[user], ttl=timedelta(days=1), source=source, schema=[Field(name="value", dtype=Int64)])
+    with FeatureStore(repo_path=repo) as store:
+        store.apply([user, view])
+        spine = f"{bigquery_harness.namespace}.{name}"
+        said = [store.offline_store.dry_run(store.compile_historical_features(["clicks:value"], spine, "event_time", strategy=strategy))
+                for strategy in ("carry", "window")]  # fmt: skip
+    assert all(re.fullmatch(r"would scan [\d,]+ bytes \([\d.,]+ GiB\)", s) for s in said), said
