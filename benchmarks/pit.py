@@ -168,8 +168,8 @@ def duckdb_size(args, p: Params, store, base: Baselines, size: int, notes: dict[
 
     forms = []
     if store is not None:
-        r["auto"] = auto_strategy(store, size)
-        other = next(s for s in STRATEGIES if s != r["auto"])
+        r["auto"] = auto_strategy(store, spine)
+        other = next((s for s in STRATEGIES if s != r["auto"]), "asof")
         sqlfeat_con = store.offline_store.connection
         forms += [
             Form("sqlfeat", lambda: run_sqlfeat(store, spine)),

@@ -14,7 +14,6 @@ from pit_data import FEATURE_REFS, SPINE_COLUMNS, SPINE_TS, VIEWS, Params, ViewS
 FEATURE_STORE_YAML = """\
 project: bench
 registry: data/registry.json
-provider: local
 offline_store:
   type: duckdb
 """
@@ -74,9 +73,11 @@ def run_sqlfeat(store, spine: pd.DataFrame, strategy: str = "auto") -> pd.DataFr
     return store.get_historical_features(entity_df=spine, features=FEATURE_REFS, strategy=strategy).to_df()
 
 
-def auto_strategy(store, rows: int) -> str:
-    """The strategy ``strategy="auto"`` picks for a DataFrame spine of ``rows`` rows."""
-    return store.offline_store.dialect.choose_strategy(rows, "auto")
+def auto_strategy(store, spine: pd.DataFrame) -> str:
+    """What ``strategy="auto"`` picks for this spine: one strategy, or each view's ("mixed: ...")."""
+    chosen = store.get_historical_features(entity_df=spine, features=FEATURE_REFS).strategies
+    kinds = sorted(set(chosen.values()))
+    return kinds[0] if len(kinds) == 1 else "mixed: " + ", ".join(f"{v} {s}" for v, s in chosen.items())
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ def explain(store, spine: pd.DataFrame, base: Baselines, out_dir: Path, size: in
         total = sum(s for _, s in steps)
         lines.append(
             f"sqlfeat to_df() @ {size:,}, strategy {job.strategy} -> "
-            f"{auto_strategy(store, len(spine))}: {total:.3f} s in steps"
+            f"{auto_strategy(store, spine)}: {total:.3f} s in steps"
         )
         lines += [f"  {name:<45} {s:7.3f} s" for name, s in steps]
         lines.append(f"ASOF baseline, query + fetch Arrow only (no .df()): {asof_arrow:.3f} s")

@@ -292,7 +292,7 @@ def explain(pg: PgBench, spine: pd.DataFrame, out_dir: Path, size: int) -> None:
         sqlfeat_steps(pg.store, spine, "auto")
         job, steps = sqlfeat_steps(pg.store, spine, "auto")
         parts.append(
-            f"sqlfeat to_df() @ {size:,} ({job.store.dialect.choose_strategy(size, 'auto')} strategy), "
+            f"sqlfeat to_df() @ {size:,} ({', '.join(f'{v} {s}' for v, s in job.strategies.items())}), "
             f"{sum(s for _, s in steps):.3f} s in steps"
         )
         parts += [f"  {name:<45} {s:7.3f} s" for name, s in steps]

@@ -131,17 +131,19 @@ def estimate_costs(
     # every spine row paired with every source row of its key inside the lookback: reached by an
     # index probe when there is one, else by hashing the whole source
     reach = spine_rows * probe if stats.indexed else stats.rows
+    # every strategy but asof works on the spine's distinct (keys, t) and joins its result back
+    back = weights["keyed"] * spine_rows
     costs = {
-        "window": weights["window"] * (reach + spine_rows * max(in_window, 1.0)),
+        "window": weights["window"] * (reach + spine_rows * max(in_window, 1.0)) + back,
         # two sorts of (source + spine) and a hash join back
-        "carry": weights["carry"] * total * log,
+        "carry": weights["carry"] * total * log + back,
     }
     if dialect.SUPPORTS_ASOF_JOIN and not request.aggregations:
         dedupe = stats.rows * log if request.view.source.created_timestamp_column and stats.ties else 0.0
         costs["asof"] = weights["asof"] * (total * log + dedupe)
     if dialect.SUPPORTS_LATERAL and not request.aggregations:
         # one index probe per spine row; without an index, a scan of the source per spine row
-        costs["lateral"] = weights["lateral"] * spine_rows * (probe if stats.indexed else max(stats.rows, 1))
+        costs["lateral"] = weights["lateral"] * spine_rows * (probe if stats.indexed else max(stats.rows, 1)) + back
     return costs
 
 

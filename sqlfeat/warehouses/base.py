@@ -40,7 +40,7 @@ class Dialect:
     # Seconds per unit of work of each strategy (compiler/strategy.py: estimate_costs), measured on
     # this machine kind by benchmarks/density.py; only their ratios steer the choice.
     COSTS: ClassVar[dict[str, float]] = {
-        "window": 1.4e-7, "carry": 2e-8, "asof": 1.2e-8, "lateral": 6.5e-7,
+        "window": 1.4e-7, "carry": 2e-8, "asof": 1.2e-8, "lateral": 6.5e-7, "keyed": 1.5e-7,
         "window_aggregates": 1.1e-7, "carry_aggregates": 1.5e-7,
     }  # fmt: skip
     # Sources may be scanned for statistics (rows, keys) before choosing; not where scans are billed.

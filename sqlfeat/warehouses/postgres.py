@@ -26,7 +26,8 @@ class PostgresDialect(Dialect):
     SUPPORTS_LATERAL = True
     # measured: 100k spine rows over 1M source rows, 10 to 10,000 rows per key (docs/benchmarks.md)
     COSTS = {
-        "window": 9.2e-7, "carry": 1.45e-7, "lateral": 6.5e-7, "window_aggregates": 7e-7, "carry_aggregates": 3e-7,
+        "window": 9.2e-7, "carry": 1.45e-7, "lateral": 6.5e-7, "keyed": 5e-7, "window_aggregates": 7e-7,
+        "carry_aggregates": 3e-7,
     }  # fmt: skip
 
     def sliding_value(self, value: exp.Expression, function: str) -> exp.Expression:
