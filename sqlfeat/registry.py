@@ -272,26 +272,26 @@ class Registry:
 
     # -- feature services ---------------------------------------------------------------------
     def _service_specs(self, contents: RepoContents, new_specs: dict[str, dict], partial: bool) -> dict[str, dict]:
-        """The repo's feature services, each resolved against the views and entities the apply
-        registers (the features it serves listed, so the plan shows when they change)."""
+        """The repo's feature services, resolved against the views and entities the apply
+        registers (the features each serves listed, so the plan shows when they change)."""
         from sqlfeat.definitions.feature_service import resolve_service_spec
 
-        views, entities = (
-            ({**{n: r["spec"] for n, r in self.data[kind].items()}, **new_specs[kind]} if partial else new_specs[kind])
-            for kind in ("feature_views", "entities")
-        )  # fmt: skip
-        removed = set(self.data["feature_views"]) - set(views)
-        return {s.name: resolve_service_spec(s.to_spec(), views, entities, removed) for s in contents.feature_services}
+        merged = {k: {**{n: r["spec"] for n, r in self.data[k].items()}, **new_specs[k]} if partial else new_specs[k]
+                  for k in ("feature_views", "entities")}  # fmt: skip
+        removed = set(self.data["feature_views"]) - set(merged["feature_views"])
+        return {
+            s.name: resolve_service_spec(s.to_spec(), merged["feature_views"], merged["entities"], removed)
+            for s in contents.feature_services
+        }
 
     def check_feature_services(self, plan: RegistryPlan) -> None:
         """Every service the plan keeps still finds its views and features (a view deleted with
-        ``objects_to_delete``, or by a partial apply that changes it, is an error naming both)."""
+        ``objects_to_delete`` while a service uses it is an error naming both)."""
         from sqlfeat.definitions.feature_service import resolve_service_spec
 
         views = plan.specs.get("feature_views", {})
-        removed = set(self.data["feature_views"]) - set(views)
         for spec in plan.specs.get("feature_services", {}).values():
-            resolve_service_spec(spec, views, plan.specs.get("entities", {}), removed)
+            resolve_service_spec(spec, views, plan.specs.get("entities", {}), set(self.data["feature_views"]) - set(views))
 
     # -- saved datasets (kept by every apply) --------------------------------------------------
     def saved_datasets(self) -> dict[str, SavedDataset]:
@@ -301,11 +301,11 @@ class Registry:
         """Record ``dataset`` (call inside ``transaction()``); a record of the same name is replaced."""
         self.data["saved_datasets"][dataset.name] = json.loads(json.dumps(dataset.to_spec(), default=str))
 
-    def saved_dataset_at(self, location: str) -> str | None:
-        """The saved dataset stored at table or path ``location``, if sqlfeat wrote one there."""
-        return next((n for n, r in self.data["saved_datasets"].items() if r["storage"]["location"] == location), None)
-
     def _change(self, kind: str, name: str, old: dict, new: dict) -> Change:
+        if kind == "feature_services":
+            from sqlfeat.definitions.feature_service import service_changes
+
+            return Change(kind, name, "change", service_changes(old, new))
         if kind != "feature_views":
             keys = sorted(k for k in new.keys() | old.keys() if old.get(k) != new.get(k))
             return Change(kind, name, "change", tuple(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys))

@@ -72,7 +72,8 @@ def _claim(store: DatasetSurface, job: RetrievalJob, registry: Registry, name: s
            allow_overwrite: bool) -> bool:  # fmt: skip
     """Check before any work that ``storage`` may be written; True when it replaces a dataset."""
     where = f"{'file' if storage.is_file else 'table'} {storage.location!r}"
-    holder = registry.saved_dataset_at(storage.location)
+    datasets = registry.saved_datasets()
+    holder = next((n for n, d in datasets.items() if d.storage.location == storage.location), None)
     if _exists(store, job, storage):
         if holder is None:
             raise OutputPathError(
@@ -85,7 +86,7 @@ def _claim(store: DatasetSurface, job: RetrievalJob, registry: Registry, name: s
                 "replace it"
             )
         return True
-    previous = registry.saved_datasets().get(name)
+    previous = datasets.get(name)
     if previous is not None and not allow_overwrite:
         raise OutputPathError(
             f"a saved dataset named {name!r} already exists ({previous.storage.describe()}); pass allow_overwrite=True "

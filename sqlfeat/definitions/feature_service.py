@@ -123,3 +123,22 @@ def resolve_service_spec(
                 raise DefinitionError(f"{where}: with_join_key_map maps {key!r}, which is not one of its join keys {keys}")
         resolved.append({**projection, "features": list(projection["features"]) or available})
     return {**spec, "features": resolved}
+
+
+def service_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
+    """What a plan says about a changed service: the features it starts and stops serving, then
+    its other changed keys."""
+
+    def served(spec: dict[str, Any]) -> list[str]:
+        return [f"{p.get('name_alias') or p['name']}:{f}" for p in spec["features"] for f in p["features"]]
+
+    before, after = served(old), served(new)
+    details = [f"serves {ref}" for ref in after if ref not in before]
+    details += [f"stops serving {ref}" for ref in before if ref not in after]
+    old_maps = {p.get("name_alias") or p["name"]: (p["name"], p.get("join_key_map")) for p in old["features"]}
+    for p in new["features"]:
+        use = p.get("name_alias") or p["name"]
+        if use in old_maps and old_maps[use] != (p["name"], p.get("join_key_map")):
+            details.append(f"{use}: reads {p['name']} joined on {p.get('join_key_map') or 'its keys'}")
+    details += [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in ("description", "tags", "owner") if old.get(k) != new.get(k)]
+    return tuple(details)
