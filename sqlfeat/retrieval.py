@@ -254,6 +254,9 @@ class RetrievalJob:
         features = {name: _exact_pandas(result.column(name)) for name in self.plan.output_names}
         if not self.spine.row_id:
             out = result.drop_columns(self.plan.output_names).to_pandas()
+            if self.spine.ordered:  # sqlfeat's spine of a time range: keys nullable, never floats
+                for key in self.plan.join_keys:
+                    out[key] = _exact_pandas(result.column(key))
             for name in self.plan.output_names:
                 out[name] = features[name]
             return out

@@ -268,6 +268,7 @@ def test_one_view_joined_twice_under_other_entity_columns(warehouse, repo, tmp_p
                                            full_feature_names=True, strategy=warehouse.strategy).to_df()  # fmt: skip
     assert len(ranged) == 2 * len(weather)
     assert (ranged["origin_id"].isna() != ranged["destination_id"].isna()).all()
+    assert str(ranged["origin_id"].dtype) == "Int64", "a null key keeps integer keys integers"
     store.close()
 
 
