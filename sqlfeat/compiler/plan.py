@@ -134,6 +134,12 @@ def plan_retrieval(
     wanted: dict[str, _Want] = {}
     for reference in references:
         view_name, feature = split_reference(reference)
+        if view_name not in views:
+            raise FeatureReferenceError(
+                f"feature view {view_name!r} (in {reference!r}) is not registered; "
+                f"registered views: {sorted(views)}.{_suggest(view_name, list(views))} "
+                "Run `sqlfeat apply` after defining it."
+            )
         want = wanted.setdefault(view_name, _Want(view_name, None, [], {}))
         if feature not in want.features:
             want.features.append(feature)
@@ -155,9 +161,8 @@ def _plan(wants: list[_Want], views: Mapping[str, FeatureView], entities: Mappin
     requests = []
     for want in wants:
         if want.view not in views:
-            used = f" (used by {where})" if where else ""
             raise FeatureReferenceError(
-                f"feature view {want.view!r}{used} is not registered; registered views: {sorted(views)}."
+                f"feature view {want.view!r} (used by {where}) is not registered; registered views: {sorted(views)}."
                 f"{_suggest(want.view, list(views))} Run `sqlfeat apply` after defining it."
             )
         view = views[want.view]
