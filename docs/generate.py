@@ -192,6 +192,10 @@ Default names are `<column>_<function>_<window>` with the window as `30d`, `12h`
 `45s`. Result types are inferred from the source column at `sqlfeat apply` and stored in the
 registry.
 
+With `get_historical_features(..., filter_by_created_timestamp=True)` the window holds only the
+events whose `created_timestamp_column` is at or before *t* (rule 1): every function then takes the
+range join, since a sliding frame cannot see created times.
+
 ## A worked example
 Events of user 1: `2024-01-01 00:00` (dwell 10), `2024-01-05 00:00` (20), `2024-01-06 00:00`
 (null), `2024-01-10 00:00` (40).

@@ -2,10 +2,11 @@
 needed) of every entity, source, feature view and feature, and ``sqlfeat docs serve`` serves it.
 
 Each view page shows its features (dtype, TTL or window, owner, tags), its lineage (entities and
-source -> view -> features), its compiled SQL per dialect (highlighted here with pygments), the
-freshness and other results of the last ``sqlfeat check`` (``target/run_results.json``) and its
-last materialization (from the registry). Lineage stops at features: sqlfeat does not record which
-training requests read them.
+source -> view -> features -> the feature services serving them and the saved datasets built from
+them), its compiled SQL per dialect (highlighted here with pygments), the freshness and other
+results of the last ``sqlfeat check`` (``target/run_results.json``) and its last materialization
+(from the registry). Each feature service has a page: its features per view (and projection) and
+the saved datasets built from it. Saved datasets (from the registry) are listed with their SQL.
 
 Definitions come from the repo's files (what the branch says), not from the registry, so the
 catalog of a pull request shows the pull request's features; nothing connects to a warehouse.
@@ -31,6 +32,34 @@ STATIC = ("catalog.css", "catalog.js")
 
 
 @dataclass
+class ServicePage:
+    """A feature service: per projection its view, the name it is used under, its join-key map
+    and the features it serves (``dtype`` from the view)."""
+
+    service: Any
+    projections: list[dict[str, Any]]
+    datasets: list[Any] = field(default_factory=list)
+    location: str | None = None
+
+    @property
+    def views(self) -> list[str]:
+        return list(dict.fromkeys(p["view"] for p in self.projections))
+
+
+def _service_page(service: Any, views: dict[str, Any], entities: dict[str, Entity]) -> ServicePage:
+    projections = []
+    for projection in service.feature_view_projections:
+        view = views.get(projection.name)
+        features = _features(view, entities) if view is not None else []
+        chosen = [f for f in features if not projection.features or f["name"] in projection.features]
+        projections.append({
+            "view": projection.name, "name": projection.name_to_use(), "join_key_map": projection.join_key_map,
+            "features": chosen, "defined": view is not None,
+        })  # fmt: skip
+    return ServicePage(service, projections)
+
+
+@dataclass
 class ViewPage:
     view: FeatureView
     features: list[dict[str, Any]]
@@ -41,6 +70,8 @@ class ViewPage:
     materialization: dict[str, Any] | None = None
     registered: dict[str, Any] | None = None
     location: str | None = None
+    services: list[str] = field(default_factory=list)
+    datasets: list[Any] = field(default_factory=list)
 
 
 def _features(view: FeatureView, entities: dict[str, Entity]) -> list[dict[str, Any]]:
@@ -122,7 +153,20 @@ def build_pages(store: FeatureStore, dialect_names: tuple[str, ...] = ()) -> tup
             path, line = places[view.name]
             page.location = f"{path.relative_to(store.repo_path)}:{line}"
         pages.append(page)
+    services = [_service_page(s, {p.view.name: p.view for p in pages}, entities)
+                for s in sorted(contents.feature_services, key=lambda s: s.name)]  # fmt: skip
+    datasets = sorted(registry.saved_datasets().values(), key=lambda d: d.name) if registry is not None else []
+    for page in services:
+        page.datasets = [d for d in datasets if d.feature_service_name == page.service.name]
+        if page.service.name in places:
+            path, line = places[page.service.name]
+            page.location = f"{path.relative_to(store.repo_path)}:{line}"
+    for page in pages:
+        page.services = [s.service.name for s in services if page.view.name in s.views]
+        page.datasets = [d for d in datasets if page.view.name in d.feature_view_fingerprints]
     shared = {
+        "services": services,
+        "datasets": datasets,
         "project": store.project,
         "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "entities": sorted(contents.entities, key=lambda e: e.name),
@@ -143,6 +187,11 @@ def search_index(pages: list[ViewPage], shared: dict[str, Any]) -> list[dict[str
             items.append({"kind": "feature", "name": feature["name"], "view": page.view.name,
                           "text": f"{feature['dtype']} {feature['description']} {feature['computed']}".strip(),
                           "url": f"{url}#feature-{feature['name']}"})  # fmt: skip
+    for service in shared["services"]:
+        items.append({"kind": "service", "name": service.service.name, "text": service.service.description,
+                      "url": f"services/{service.service.name}.html"})  # fmt: skip
+    for dataset in shared["datasets"]:
+        items.append({"kind": "dataset", "name": dataset.name, "text": dataset.storage.describe(), "url": f"index.html#dataset-{dataset.name}"})
     for entity in shared["entities"]:
         items.append({"kind": "entity", "name": entity.name, "text": entity.description, "url": f"index.html#entity-{entity.name}"})
     return items
@@ -194,6 +243,9 @@ def generate_catalog(store: FeatureStore, output: Path | None = None, dialects: 
         for page in pages:
             html = env.get_template("view.html.j2").render(root="../", page=page, **context)
             files[f"views/{page.view.name}.html"] = html
+        for service in shared["services"]:
+            html = env.get_template("service.html.j2").render(root="../", page=service, **context)
+            files[f"services/{service.service.name}.html"] = html
         folder.claim(files)
         for rel, text in files.items():
             folder.write_text(rel, text)

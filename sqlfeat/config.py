@@ -72,7 +72,9 @@ def find_repo(path: str | os.PathLike | None = None) -> Path:
     )
 
 
-def load_config(repo_path: str | os.PathLike | None = None) -> RepoConfig:
+def load_config(repo_path: str | os.PathLike | None = None, require_env: bool = True) -> RepoConfig:
+    """``require_env=False`` (commands that connect to nothing, such as compile): a ``${VAR}``
+    whose variable is unset stays as written instead of failing."""
     import yaml
 
     root = find_repo(repo_path)
@@ -85,7 +87,7 @@ def load_config(repo_path: str | os.PathLike | None = None) -> RepoConfig:
         raise ConfigError(f"{path} cannot be read: {err}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must be a mapping of keys (project, registry, offline_store, ...)")
-    raw = _expand_env(raw, "")
+    raw = _expand_env(raw, "", require_env)
     register_secrets_in(raw)
     where = f"{CONFIG_FILE}:"
     _check_keys(raw, _TOP_LEVEL, _FEAST_TOP_LEVEL, where, "")
@@ -100,16 +102,18 @@ def load_config(repo_path: str | os.PathLike | None = None) -> RepoConfig:
     return RepoConfig(root, project, registry_path, offline, online)
 
 
-def _expand_env(value: Any, key: str) -> Any:
+def _expand_env(value: Any, key: str, required: bool = True) -> Any:
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+        return {k: _expand_env(v, f"{key}.{k}" if key else str(k), required) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, key) for v in value]
+        return [_expand_env(v, key, required) for v in value]
     if not isinstance(value, str):
         return value
 
     def substitute(match: re.Match) -> str:
         name = match.group(1)
+        if name not in os.environ and not required:
+            return match.group(0)
         if name not in os.environ:
             raise ConfigError(f"{CONFIG_FILE}: {key} uses ${{{name}}}, but environment variable {name} is not set")
         return os.environ[name]

@@ -14,14 +14,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlfeat.definitions import DataSource, Entity, FeatureView, fingerprint, source_from_spec
+from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView, SavedDataset, fingerprint, source_from_spec
 from sqlfeat.errors import RegistryError
 from sqlfeat.repo import RepoContents
 
 FORMAT = "sqlfeat-registry/1"
-KINDS = ("entities", "data_sources", "feature_views")
-_LOADERS = {"entities": Entity.from_spec, "data_sources": source_from_spec, "feature_views": FeatureView.from_spec}
-_SINGULAR = {"entities": "entity", "data_sources": "data source", "feature_views": "feature view"}
+KINDS = ("entities", "data_sources", "feature_views", "feature_services")
+_LOADERS = {
+    "entities": Entity.from_spec, "data_sources": source_from_spec, "feature_views": FeatureView.from_spec,
+    "feature_services": FeatureService.from_spec,
+}  # fmt: skip
+_SINGULAR = {"entities": "entity", "data_sources": "data source", "feature_views": "feature view", "feature_services": "feature service"}
+# Records beside the definitions, which apply never removes.
+RECORDS = ("materializations", "saved_datasets")
 
 
 # How long an apply or a materialization waits for another one to release the registry.
@@ -108,7 +113,7 @@ class Registry:
         self._load()
 
     def _empty(self) -> dict[str, Any]:
-        return {"format": FORMAT, "project": self.project, **{k: {} for k in KINDS}, "materializations": {}}
+        return {"format": FORMAT, "project": self.project, **{k: {} for k in (*KINDS, *RECORDS)}}
 
     def _load(self) -> None:
         self.data = self._empty()
@@ -125,7 +130,7 @@ class Registry:
         if not isinstance(loaded, dict) or loaded.get("format") != FORMAT:
             found = f"a JSON {type(loaded).__name__}" if not isinstance(loaded, dict) else f"format {loaded.get('format')!r}"
             raise RegistryError(f"registry {self.path} is not a {FORMAT} file ({found}); {recover}")
-        for kind in (*KINDS, "materializations"):
+        for kind in (*KINDS, *RECORDS):
             section = loaded.get(kind, {})
             if not isinstance(section, dict) or not all(isinstance(r, dict) for r in section.values()):
                 raise RegistryError(f"registry {self.path}: `{kind}` is not a mapping of records; {recover}")
@@ -171,6 +176,9 @@ class Registry:
 
     def feature_views(self) -> dict[str, FeatureView]:
         return self._objects("feature_views")
+
+    def feature_services(self) -> dict[str, FeatureService]:
+        return self._objects("feature_services")
 
     def record(self, kind: str, name: str) -> dict[str, Any] | None:
         """The stored record (spec, fingerprint, created, updated) of one object, as a copy."""
@@ -245,6 +253,7 @@ class Registry:
             "data_sources": {s.name: s.to_spec() for s in contents.data_sources},
             "feature_views": {v.name: v.to_spec() for v in contents.feature_views},
         }
+        new_specs["feature_services"] = self._service_specs(contents, new_specs, partial)
         for kind in KINDS:
             current = {name: record["spec"] for name, record in self.data[kind].items()}
             merged = {**current, **new_specs[kind]} if partial else dict(new_specs[kind])
@@ -261,7 +270,42 @@ class Registry:
                     plan.changes.append(Change(kind, name, "remove", details))
         return plan
 
+    # -- feature services ---------------------------------------------------------------------
+    def _service_specs(self, contents: RepoContents, new_specs: dict[str, dict], partial: bool) -> dict[str, dict]:
+        """The repo's feature services, resolved against the views and entities the apply
+        registers (the features each serves listed, so the plan shows when they change)."""
+        from sqlfeat.definitions.feature_service import resolve_service_spec
+
+        merged = {k: {**{n: r["spec"] for n, r in self.data[k].items()}, **new_specs[k]} if partial else new_specs[k]
+                  for k in ("feature_views", "entities")}  # fmt: skip
+        removed = set(self.data["feature_views"]) - set(merged["feature_views"])
+        return {
+            s.name: resolve_service_spec(s.to_spec(), merged["feature_views"], merged["entities"], removed)
+            for s in contents.feature_services
+        }
+
+    def check_feature_services(self, plan: RegistryPlan) -> None:
+        """Every service the plan keeps still finds its views and features (a view deleted with
+        ``objects_to_delete`` while a service uses it is an error naming both)."""
+        from sqlfeat.definitions.feature_service import resolve_service_spec
+
+        views = plan.specs.get("feature_views", {})
+        for spec in plan.specs.get("feature_services", {}).values():
+            resolve_service_spec(spec, views, plan.specs.get("entities", {}), set(self.data["feature_views"]) - set(views))
+
+    # -- saved datasets (kept by every apply) --------------------------------------------------
+    def saved_datasets(self) -> dict[str, SavedDataset]:
+        return {name: SavedDataset.from_spec(record) for name, record in self.data["saved_datasets"].items()}
+
+    def record_saved_dataset(self, dataset: SavedDataset) -> None:
+        """Record ``dataset`` (call inside ``transaction()``); a record of the same name is replaced."""
+        self.data["saved_datasets"][dataset.name] = json.loads(json.dumps(dataset.to_spec(), default=str))
+
     def _change(self, kind: str, name: str, old: dict, new: dict) -> Change:
+        if kind == "feature_services":
+            from sqlfeat.definitions.feature_service import service_changes
+
+            return Change(kind, name, "change", service_changes(old, new))
         if kind != "feature_views":
             keys = sorted(k for k in new.keys() | old.keys() if old.get(k) != new.get(k))
             return Change(kind, name, "change", tuple(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys))

@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlfeat.definitions import DataSource, Entity, FeatureView
+from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView
 from sqlfeat.errors import DefinitionError
 
 _SKIP_DIRS = {"data", "target", "__pycache__", "node_modules", "venv", "site-packages"}
@@ -22,9 +22,12 @@ class RepoContents:
     entities: list[Entity] = field(default_factory=list)
     data_sources: list[DataSource] = field(default_factory=list)
     feature_views: list[FeatureView] = field(default_factory=list)
+    feature_services: list[FeatureService] = field(default_factory=list)
 
     def add(self, obj: object) -> None:
-        bucket = {Entity: self.entities, FeatureView: self.feature_views}.get(type(obj))
+        if isinstance(obj, FeatureView) and obj.is_projected:
+            obj = obj.unprojected()  # view[[...]], with_name...: a query-time copy of the same view
+        bucket = {Entity: self.entities, FeatureView: self.feature_views, FeatureService: self.feature_services}.get(type(obj))
         if isinstance(obj, DataSource):
             bucket = self.data_sources
         if bucket is None:
@@ -47,8 +50,8 @@ class RepoContents:
 def collect(objects: list[object]) -> RepoContents:
     contents = RepoContents()
     for obj in objects:
-        if not isinstance(obj, (Entity, FeatureView, DataSource)):
-            raise DefinitionError(f"cannot apply {obj!r}: expected an Entity, FeatureView or data source")
+        if not isinstance(obj, (Entity, FeatureView, DataSource, FeatureService)):
+            raise DefinitionError(f"cannot apply {obj!r}: expected an Entity, FeatureView, FeatureService or data source")
         contents.add(obj)
     return contents
 
@@ -80,7 +83,7 @@ def load_definitions(root: Path) -> RepoContents:
                     f"{path.relative_to(root)}, line {lines[-1] if lines else '?'}: {err}"
                 ) from err
             for value in vars(module).values():
-                if isinstance(value, (Entity, FeatureView, DataSource)):
+                if isinstance(value, (Entity, FeatureView, DataSource, FeatureService)):
                     contents.add(value)
     finally:
         sys.path.remove(str(root))

@@ -5,8 +5,8 @@ parquet that sqlfeat recognises as its own."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +18,7 @@ from sqlfeat.compiler.strategy import Choice, SourceStats, choose_strategies, ex
 from sqlfeat.definitions.spec import RESERVED_PREFIX
 from sqlfeat.errors import EntityDataFrameError, WarehouseError
 from sqlfeat.statistics import frame_bounds, relation_facts, source_stats
-from sqlfeat.types import column_family, column_type_of_arrow, is_timestamp_column
+from sqlfeat.types import column_family, column_type_of_arrow, exact_pandas as _exact_pandas, is_timestamp_column
 from sqlfeat.warehouses.base import OfflineStore
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def _check_key_types(plan: RetrievalPlan, spine_types: dict, source_types: dict[
     for request in plan.views:
         columns = source_types[request.view.source.name]
         for key in request.join_keys:
-            source_type = columns.get(request.view.source.source_column(key))
+            source_type = columns.get(request.source_key(key))
             if source_type is None or key not in spine_types:
                 continue
             if column_family(spine_types[key]) is not column_family(source_type):
@@ -254,6 +254,9 @@ class RetrievalJob:
         features = {name: _exact_pandas(result.column(name)) for name in self.plan.output_names}
         if not self.spine.row_id:
             out = result.drop_columns(self.plan.output_names).to_pandas()
+            if self.spine.ordered:  # sqlfeat's spine of a time range: keys nullable, never floats
+                for key in self.plan.join_keys:
+                    out[key] = _exact_pandas(result.column(key))
             for name in self.plan.output_names:
                 out[name] = features[name]
             return out
@@ -262,37 +265,31 @@ class RetrievalJob:
             out[name] = features[name].set_axis(self.entity_df.index)
         return out
 
-    def to_table(self, name: str) -> str:
-        """Write the training set into warehouse table ``name`` without pulling it to Python."""
+    def to_table(self, name: str, replace: bool = True) -> str:
+        """Write the training set into warehouse table ``name`` without pulling it to Python
+        (``replace=False``: a plain CREATE TABLE, refused by the warehouse if it exists)."""
+        with self.full_sql() as sql:
+            self.store.create_table(name, sql, replace)
+        return name
+
+    @contextmanager
+    def full_sql(self) -> Iterator[str]:
+        """The SQL of the whole training set, every spine column included, valid inside the block:
+        a DataFrame spine is uploaded whole for it (and dropped after)."""
         if not self.spine.row_id:
-            self.store.create_table(name, self.sql)
-            return name
+            yield self.sql
+            return
         import pyarrow as pa
 
         uploaded = self.store.upload_name()
         self.store.upload(pa.Table.from_pandas(self.entity_df, preserve_index=False), uploaded)
         try:
-            spine = replace(self.spine, relation=uploaded, row_id=None)
-            self.store.create_table(name, self._render(spine))
+            yield self._render(replace(self.spine, relation=uploaded, row_id=None))
         finally:
             self.store.drop_upload(uploaded)
-        return name
 
 
-def _exact_pandas(column: pa.ChunkedArray) -> pd.Series:
-    """An Arrow column as pandas without loss: integers and booleans as nullable dtypes."""
-    import pandas as pd
-    import pyarrow as pa
-
-    nullable = {
-        pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
-        pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
-        pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
-    }  # fmt: skip
-    return column.to_pandas(types_mapper=nullable.get)
-
-
-def _stats(plan: RetrievalPlan, store: OfflineStore, repo_path: Path) -> dict:
+def plan_stats(plan: RetrievalPlan, store: OfflineStore, repo_path: Path) -> dict:
     """Source facts for every view (cached): they choose ``auto`` strategies, and tell whether
     the ASOF strategy can skip its created-time dedupe."""
     return {r.name: s for r in plan.views if (s := source_stats(store, r, repo_path)) is not None}
@@ -325,7 +322,7 @@ def build_job(
         _check_key_types(plan, spine_types, source_types)
         spine = Spine(store.upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df),
                       bounds=frame_bounds(entity_df[timestamp]))  # fmt: skip
-        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, _stats(plan, store, repo_path))
+        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, plan_stats(plan, store, repo_path))
     if isinstance(entity_df, str):
         query = is_query(entity_df)
         dialect = store.dialect
@@ -336,7 +333,7 @@ def build_job(
         _check_key_types(plan, types, source_types)
         rows, bounds = relation_facts(store, relation, timestamp)
         spine = Spine(entity_df, timestamp, is_query=query, rows=rows, bounds=bounds)
-        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, _stats(plan, store, repo_path))
+        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, plan_stats(plan, store, repo_path))
     raise EntityDataFrameError(
         f"entity_df must be a pandas DataFrame, a SQL query or a table name, got {type(entity_df).__name__}"
     )

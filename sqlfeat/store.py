@@ -13,13 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlfeat.definitions import DataSource, Entity, FeatureView
+from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView
 from sqlfeat.errors import RegistryError
 from sqlfeat.registry import OnlineTarget, Registry, RegistryPlan
 from sqlfeat.config import RepoConfig, load_config
 from sqlfeat.repo import RepoContents, collect, load_definitions
 
 if TYPE_CHECKING:
+    from sqlfeat.definitions import SavedDataset, SavedDatasetStorage
+    from sqlfeat.historical import Definitions
     from sqlfeat.online import OnlineStore
     from sqlfeat.online.consistency import ConsistencyReport
     from sqlfeat.online.materialize import MaterializationReport, ProgressHook
@@ -64,8 +66,17 @@ class FeatureStore:
     def list_entities(self) -> list[Entity]:
         return list(self._applied().entities().values())
 
-    def list_feature_views(self) -> list[FeatureView]:
-        return list(self._applied().feature_views().values())
+    def list_feature_views(self, allow_cache: bool = False, tags: dict[str, str] | None = None) -> list[FeatureView]:
+        """Registered views; with ``tags``, those holding every one of them (Feast's filter)."""
+        return [v for v in self._applied().feature_views().values() if _has_all_tags(v.tags, tags)]
+
+    def list_feature_services(self, tags: dict[str, str] | None = None) -> list[FeatureService]:
+        return [s for s in self._applied().feature_services().values() if _has_all_tags(s.tags, tags)]
+
+    def get_feature_service(self, name: str, allow_cache: bool = False) -> FeatureService:
+        from sqlfeat.historical import feature_service, registered
+
+        return feature_service(registered(self._applied()), name)
 
     def list_data_sources(self) -> list[DataSource]:
         return list(self._applied().data_sources().values())
@@ -111,7 +122,7 @@ class FeatureStore:
             contents = collect(list(objects) if isinstance(objects, (list, tuple)) else [objects])
         plan = self.registry.plan(self._resolve(contents), partial=partial, target=self.online_target)
         for obj in objects_to_delete or ():
-            kind = {Entity: "entities", FeatureView: "feature_views"}.get(type(obj), "data_sources")
+            kind = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}.get(type(obj), "data_sources")
             plan.specs[kind].pop(obj.name, None)
         self._validate(plan)
         self.registry.apply(plan)
@@ -132,6 +143,7 @@ class FeatureStore:
     def _validate(self, plan: RegistryPlan) -> None:
         from sqlfeat.validation import check_view_entities, check_view_source
 
+        self.registry.check_feature_services(plan)
         entities = {name: Entity.from_spec(spec) for name, spec in plan.specs["entities"].items()}
         views = [FeatureView.from_spec(spec) for spec in plan.specs["feature_views"].values()]
         check_view_entities(views, entities)
@@ -156,58 +168,97 @@ class FeatureStore:
 
     def get_historical_features(
         self,
-        entity_df: Any,
-        features: Sequence[str],
+        entity_df: Any = None,
+        features: Sequence[str] | FeatureService = (),
         full_feature_names: bool = False,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        filter_by_created_timestamp: bool = False,
         strategy: str | Mapping[str, str] = "auto",
     ) -> RetrievalJob:
         """A point-in-time correct training set: one row per entity_df row, nothing from its future.
 
-        ``entity_df`` is a pandas DataFrame, or a SQL query / table name in the warehouse.
+        ``entity_df`` is a pandas DataFrame, or a SQL query / table name in the warehouse; without
+        it, every (keys, event time) of the views' sources in [start_date, end_date] (Feast's
+        defaults: end now, start end minus the longest TTL). ``features``: ``"view:feature"``
+        references or a ``FeatureService``. ``filter_by_created_timestamp``: a row is visible only
+        once created (created time at or before the entity row's time).
         ``strategy``: ``"auto"`` picks per view by estimated cost (``job.explain()`` says why);
         ``"asof"``, ``"carry"``, ``"window"`` or ``"lateral"`` forces one, for every view or per
         view (``{"view": "carry"}``). Every strategy gives the same rows.
         """
-        from sqlfeat.compiler import plan_retrieval
+        from sqlfeat import historical
         from sqlfeat.retrieval import build_job
         from sqlfeat.validation import check_view_source
 
+        historical.check_spine_arguments(entity_df, start_date, end_date)
         registry = self._applied()
-        entities = registry.entities()
-        plan = plan_retrieval(features, registry.feature_views(), entities, full_feature_names)
-        cache: dict = {}
+        plan = historical.plan_features(historical.registered(registry), features, full_feature_names, filter_by_created_timestamp)
+        entities, cache = registry.entities(), {}
         for request in plan.views:
             check_view_source(request.view, entities, self.offline_store, self.repo_path, cache)
+        if entity_df is None:
+            start, end = historical.date_range(plan, start_date, end_date)
+            return historical.range_job(plan, self.offline_store, self.repo_path, cache, start, end, strategy)
         return build_job(plan, entity_df, self.offline_store, self.repo_path, cache, strategy)
 
     def compile_historical_features(
         self,
-        features: Sequence[str],
+        features: Sequence[str] | FeatureService,
         spine: str = "entity_df",
         timestamp_column: str = "event_timestamp",
         dialect: str | None = None,
         full_feature_names: bool = False,
         strategy: str | Mapping[str, str] = "auto",
         explain: bool = False,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        filter_by_created_timestamp: bool = False,
+        from_definitions: bool | None = None,
     ) -> str:
-        """The PIT SQL for a spine table or query, for any dialect; connects to nothing.
+        """The PIT SQL for a spine table or query (or, with start_date/end_date, the time range's
+        spine), for any dialect; connects to nothing. Names resolve against the registry, or the
+        repo's definition files when there is none (or ``from_definitions=True``).
 
         Without a connection there are no statistics: ``auto`` takes the strategy whose cost never
         grows with rows per key squared. ``explain=True`` puts one comment line per view first:
         the strategy and why."""
-        from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
-        from sqlfeat.compiler.strategy import choose_strategies
-        from sqlfeat.compiler.strategy import explain as explain_choices
-        from sqlfeat.retrieval import is_query
+        from sqlfeat import historical
         from sqlfeat.warehouses import get_dialect
 
-        registry = self._applied()
-        plan = plan_retrieval(features, registry.feature_views(), registry.entities(), full_feature_names)
+        plan = historical.plan_features(self.definitions(from_definitions), features, full_feature_names, filter_by_created_timestamp)
+        time_range = historical.date_range(plan, start_date, end_date) if start_date or end_date else None
         target = get_dialect(dialect or self.config.offline_type)
-        relation = Spine(spine, timestamp_column, is_query=is_query(spine))
-        choices = choose_strategies(plan, target, strategy)
-        sql = target.render(compile_point_in_time(plan, relation, target, self.repo_path, choices=choices))
-        return f"{explain_choices(plan, choices)}\n{sql}" if explain else sql
+        return historical.compile_sql(plan, target, self.repo_path, spine, timestamp_column, strategy, explain, time_range)
+
+    def definitions(self, from_definitions: bool | None = None) -> Definitions:
+        """What names resolve against: the registry, or (no registry, or ``from_definitions``) the
+        repo's definition files, read without a warehouse."""
+        from sqlfeat import historical
+
+        if from_definitions or (from_definitions is None and not self.registry.exists):
+            return historical.from_files(self.load_repo(), self.registry)
+        return historical.registered(self._applied())
+
+    # -- saved datasets (sqlfeat/saved_datasets.py) -------------------------------------------
+    def create_saved_dataset(
+        self, from_: RetrievalJob, name: str, storage: SavedDatasetStorage, tags: dict[str, str] | None = None,
+        feature_service: FeatureService | None = None, allow_overwrite: bool = False,
+    ) -> SavedDataset:  # fmt: skip
+        """Write ``from_``'s training set into ``storage`` (a warehouse table, or a parquet file on
+        DuckDB) inside the warehouse, and record it with its exact SQL. An existing table or file is
+        replaced only with ``allow_overwrite=True`` and only when sqlfeat saved a dataset there."""
+        from sqlfeat.saved_datasets import create_saved_dataset
+
+        return create_saved_dataset(self, from_, name, storage, tags, feature_service, allow_overwrite)
+
+    def get_saved_dataset(self, name: str) -> SavedDataset:
+        from sqlfeat.saved_datasets import get_saved_dataset
+
+        return get_saved_dataset(self, name)
+
+    def list_saved_datasets(self, tags: dict[str, str] | None = None) -> list[SavedDataset]:
+        return [d for d in self._applied().saved_datasets().values() if _has_all_tags(d.tags, tags)]
 
     def compile_latest_values(
         self, view: str, end: datetime, start: datetime | None = None, dialect: str | None = None
@@ -279,7 +330,7 @@ class FeatureStore:
         return materialize_incremental(self, end_date, feature_views, on_progress=on_progress)
 
     def get_online_features(
-        self, features: Sequence[str], entity_rows: Any, full_feature_names: bool = False,
+        self, features: Sequence[str] | FeatureService, entity_rows: Any, full_feature_names: bool = False,
         as_of: datetime | None = None,
     ) -> OnlineResponse:  # fmt: skip
         """Latest values for ``entity_rows`` (``[{"user_id": 42}, ...]``): one read per view; a
@@ -289,7 +340,8 @@ class FeatureStore:
         # A plan is only cached once the registry was read successfully: skip the file check then.
         registry = self._registry if self._registry is not None else self._applied()
         plans = self._serving_plans
-        key = ((features,) if isinstance(features, str) else tuple(features), full_feature_names)
+        wanted = features if isinstance(features, FeatureService) else (features,) if isinstance(features, str) else tuple(features)
+        key = (wanted, full_feature_names)
         cached = plans.get(key)
         if cached is None or cached[0] is not registry:
             if len(plans) > 256:
@@ -305,3 +357,8 @@ class FeatureStore:
         from sqlfeat.online.consistency import check_consistency
 
         return check_consistency(self, feature_views, sample, seed)
+
+
+def _has_all_tags(tags: Mapping[str, str], wanted: Mapping[str, str] | None) -> bool:
+    """Feast's tag filter: every requested key present with that value (``None``: no filter)."""
+    return wanted is None or all(tags.get(key) == value for key, value in wanted.items())

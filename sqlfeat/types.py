@@ -319,3 +319,17 @@ _VALUE_TYPES = {
     ValueType.BYTES: Bytes, ValueType.STRING: String, ValueType.INT32: Int32, ValueType.INT64: Int64,
     ValueType.DOUBLE: Float64, ValueType.FLOAT: Float32, ValueType.BOOL: Bool, ValueType.UNIX_TIMESTAMP: UnixTimestamp,
 }  # fmt: skip
+
+
+def exact_pandas(column: pa.ChunkedArray):
+    """An Arrow column as a pandas Series without loss: integers and booleans as pandas' nullable
+    dtypes (``Int64``, ``boolean``), so a null never turns them into floats."""
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {
+        pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
+    }  # fmt: skip
+    return column.to_pandas(types_mapper=nullable.get)

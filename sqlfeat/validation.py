@@ -144,3 +144,20 @@ def resolve_aggregations(view: FeatureView, columns: dict[str, exp.DataType]) ->
     spec = view.to_spec()
     spec["aggregations"] = [a.to_spec() for a in resolved]
     return FeatureView.from_spec(spec)
+
+
+def typed_like_registered(view: FeatureView, registered: FeatureView | None) -> FeatureView | None:
+    """Without a warehouse: ``view`` with its aggregations' result dtypes as the registry inferred
+    them at the last apply, when those aggregations are registered unchanged; else ``None``."""
+    if registered is None:
+        return None
+
+    def key(aggregation) -> tuple:
+        return aggregation.column, aggregation.function, aggregation.time_window, aggregation.name
+
+    typed = {key(a): a for a in registered.aggregations}
+    if not all(key(a) in typed for a in view.aggregations):
+        return None
+    spec = view.to_spec()
+    spec["aggregations"] = [typed[key(a)].to_spec() for a in view.aggregations]
+    return FeatureView.from_spec(spec)

@@ -17,6 +17,12 @@ Semantics (design.md, "Point-in-time semantics", rules 1-4):
   UTC, aware ones are converted.
 * The output is the spine, unchanged (same columns, dtypes, order and index), plus
   one column per requested feature named ``feature`` or ``view__feature``.
+* ``filter_by_created_timestamp``: for a view with a created-timestamp column, a
+  candidate must also have a created timestamp, at or before ``t`` (a row backfilled
+  after ``t`` was not known at ``t``); other views are unaffected.
+
+:func:`reference_range_spine` is the spine of a retrieval without an entity_df: every
+distinct (keys, event time) of the views' rows with ``start <= event time <= end``.
 
 This module also holds the comparator used to check sqlfeat's output against the
 reference (:func:`assert_pit_frames_equal`).
@@ -36,6 +42,7 @@ import pandas as pd
 __all__ = [
     "RefView",
     "reference_pit",
+    "reference_range_spine",
     "to_utc",
     "is_null",
     "normalize_value",
@@ -180,6 +187,7 @@ def reference_pit(
     views: list[RefView],
     timestamp_column: str,
     full_feature_names: bool = False,
+    filter_by_created_timestamp: bool = False,
 ) -> pd.DataFrame:
     """The PIT join of ``spine`` with ``views``, computed one spine row at a time."""
     out = spine.copy()
@@ -204,6 +212,8 @@ def reference_pit(
                         continue
                     if use_ttl and event_ts < t - view.ttl:
                         continue
+                    if filter_by_created_timestamp and has_created and (candidate[1] is None or candidate[1] > t):
+                        continue
                     if _is_better(candidate, best, has_created):
                         best = candidate
 
@@ -220,6 +230,35 @@ def reference_pit(
                 raise ValueError(f"reference: duplicate output column {out_name!r}")
             out[out_name] = pd.Series(columns[c], index=out.index, dtype=object)
     return out
+
+
+def reference_range_spine(views: list[RefView], start: Any, end: Any, timestamp_column: str = "event_timestamp") -> pd.DataFrame:
+    """Every distinct (keys, event time) of the views' source rows with start <= event <= end,
+    keys a view lacks null; rows with a null key or event time are left out. Ordered by time,
+    then keys (nulls last)."""
+    start, end = to_utc(start), to_utc(end)
+    keys: list[str] = []
+    for view in views:
+        keys.extend(k for k in view.join_keys if k not in keys)
+    rows = set()
+    for view in views:
+        key_cols = [view.source_column_for_key(k) for k in view.join_keys]
+        for pos in range(len(view.source)):
+            row = view.source.iloc[pos]
+            key = _key_of([row[c] for c in key_cols])
+            event_ts = to_utc(row[view.timestamp_field])
+            if key is None or event_ts is None or not start <= event_ts <= end:
+                continue
+            values = dict(zip(view.join_keys, key))
+            rows.add((*(values.get(k) for k in keys), event_ts))
+
+    def order(row: tuple) -> tuple:
+        return (row[-1], *((v is None, v if v is not None else 0) for v in row[:-1]))
+
+    ordered = sorted(rows, key=order)
+    frame = pd.DataFrame({k: [r[i] for r in ordered] for i, k in enumerate(keys)}, dtype=object)
+    frame[timestamp_column] = pd.Series([r[-1] for r in ordered], dtype="datetime64[ns, UTC]")
+    return frame
 
 
 # --------------------------------------------------------------------------------------

@@ -97,6 +97,49 @@ def test_the_site_lists_every_view_feature_and_entity(site):
     assert "Not materialized yet." in windows and "aggregates per entity at end" in windows
 
 
+SERVICE = '''
+from sqlfeat import FeatureService
+from features import user_clicks, user_click_windows
+ranking = FeatureService(
+    name="ranking", description="What the ranking model reads.", owner="ml-team",
+    features=[user_clicks[["click_count"]], user_click_windows.with_name("other_user").with_join_key_map({"user_id": "friend_id"})],
+)
+'''
+
+
+def test_feature_services_and_saved_datasets_have_their_place_and_lineage(make_repo, clicks_frame):
+    import pandas as pd
+
+    from sqlfeat import SavedDatasetFileStorage
+
+    root = make_repo({"clicks": clicks_frame})
+    (root / "features.py").write_text(DEFINITIONS)
+    (root / "services.py").write_text(SERVICE)
+    with FeatureStore(repo_path=root) as store:
+        store.apply()
+        spine = pd.DataFrame({"user_id": [1], "friend_id": [2], "event_timestamp": pd.to_datetime(["2024-01-06"], utc=True)})
+        ranking = store.get_feature_service("ranking")
+        job = store.get_historical_features(spine, ranking, full_feature_names=True)
+        store.create_saved_dataset(from_=job, name="ranking_train", storage=SavedDatasetFileStorage(path="data/train.parquet"),
+                                   feature_service=ranking)  # fmt: skip
+        site = generate_catalog(store).parent
+    page = (site / "services" / "ranking.html").read_text()
+    assert "What the ranking model reads." in page and "ml-team" in page
+    assert "user_clicks:click_count" in page and "avg_dwell_seconds" not in page.split("other_user")[0]
+    assert "other_user:click_count_sum_7d" in page and "<code>friend_id</code> → <code>user_id</code>" in page
+    assert 'href="../views/user_click_windows.html"' in page and "ranking_train" in page and "SQL of saved dataset" in page
+    index = (site / "index.html").read_text()
+    assert 'href="services/ranking.html"' in index and 'id="dataset-ranking_train"' in index
+    assert "file data/train.parquet (duckdb)" in index and "user_clicks:click_count" in index
+    search = json.loads(index.split('id="search-index">', 1)[1].split("</script>", 1)[0])
+    assert {"kind": "service", "name": "ranking", "text": "What the ranking model reads.", "url": "services/ranking.html"} in search
+    view = (site / "views" / "user_clicks.html").read_text()
+    lineage = view.split('id="tab-lineage"', 1)[1].split("</section>", 1)[0]
+    assert 'href="../services/ranking.html"' in lineage and "ranking_train" in lineage
+    windows = (site / "views" / "user_click_windows.html").read_text().split('id="tab-lineage"', 1)[1]
+    assert "ranking" in windows.split("</section>", 1)[0] and "ranking_train" in windows.split("</section>", 1)[0]
+
+
 def test_docs_generate_command(make_repo, clicks_frame, tmp_path):
     root = make_repo({"clicks": clicks_frame})
     (root / "features.py").write_text(DEFINITIONS)

@@ -8,7 +8,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlfeat.checks.results import FAIL, PASS, WARN, CheckResult
 from sqlfeat.errors import SqlfeatError
@@ -94,18 +94,13 @@ def check_schema(checked: CheckedViews, store: FeatureStore) -> list[CheckResult
 def resolve_from_registry(checked: CheckedViews, store: FeatureStore) -> list[CheckResult]:
     """Without the warehouse (--no-data), aggregated views borrow the result dtypes the registry
     inferred at apply, when their aggregations are unchanged; others cannot compile."""
+    from sqlfeat.validation import typed_like_registered
+
     results = []
     for name, view in list(checked.views.items()):
         if not view.aggregations or all(a.dtype is not None for a in view.aggregations):
             continue
-        registered = _registered_view(store, name)
-        resolved = None
-        if registered is not None:
-            typed = {_aggregation_key(a): a for a in registered.aggregations}
-            if all(_aggregation_key(a) in typed for a in view.aggregations):
-                spec = view.to_spec()
-                spec["aggregations"] = [typed[_aggregation_key(a)].to_spec() for a in view.aggregations]
-                resolved = type(view).from_spec(spec)
+        resolved = typed_like_registered(view, _registered_view(store, name))
         if resolved is None:
             del checked.views[name]
             results.append(CheckResult(
@@ -124,10 +119,6 @@ def _registered_view(store: FeatureStore, name: str) -> FeatureView | None:
         return registry.feature_views().get(name) if registry.exists else None
     except SqlfeatError:
         return None
-
-
-def _aggregation_key(aggregation: Any) -> tuple:
-    return aggregation.column, aggregation.function, aggregation.time_window, aggregation.name
 
 
 def _quoted_column(message: str) -> str | None:

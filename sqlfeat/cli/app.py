@@ -82,16 +82,46 @@ def cli(ctx: click.Context, chdir: str | None, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def open_store(ctx: click.Context):
-    """The FeatureStore of ``--chdir`` (or the current folder)."""
+def open_store(ctx: click.Context, require_env: bool = True):
+    """The FeatureStore of ``--chdir`` (or the current folder). ``require_env=False`` (compile,
+    which connects to nothing): ``${VAR}`` settings may be unset."""
+    from sqlfeat.config import load_config
     from sqlfeat.store import FeatureStore
 
-    return FeatureStore(repo_path=ctx.obj["chdir"])
+    return FeatureStore(config=load_config(ctx.obj["chdir"], require_env=require_env))
 
 
 def feature_list(value: tuple[str, ...]) -> list[str]:
     """``-f a:x,b:y -f c:z`` as ``["a:x", "b:y", "c:z"]``."""
     return [f.strip() for item in value for f in item.split(",") if f.strip()]
+
+
+def features_or_service(store, features: tuple[str, ...], service: str | None, from_definitions: bool | None = False):
+    """``-f`` references, or the ``--feature-service`` of that name (exactly one of them)."""
+    if bool(feature_list(features)) == bool(service):
+        raise click.UsageError("give the features with -f view:feature, or --feature-service NAME (one of them)")
+    if not service:
+        return feature_list(features)
+    from sqlfeat.historical import feature_service
+
+    return feature_service(store.definitions(from_definitions), service)
+
+
+def when(value: str | None, option: str):
+    """An ISO 8601 date-time (``now`` allowed); without a zone: UTC."""
+    from datetime import datetime, timezone
+
+    if value is None:
+        return None
+    if value.strip().lower() == "now":
+        return datetime.now(timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date-time; ISO 8601 (2024-02-01, 2024-02-01T12:00:00+08:00) or 'now'", param_hint=option
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def console():

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from sqlfeat.cli.app import console, feature_list as _features, open_store as _store
+from sqlfeat.cli.app import console, features_or_service, open_store as _store
 from sqlfeat.errors import RejectedEntitiesError
 
 _WHEN_HELP = "ISO 8601 (2024-02-01, 2024-02-01T12:00:00+08:00) or 'now'; without a zone: UTC."
@@ -119,21 +119,23 @@ def materialize_incremental(ctx: click.Context, end: str, views: tuple[str, ...]
 
 
 @click.command("get-online-features")
-@click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
+@click.option("--features", "-f", multiple=True, help="view:feature[,view:feature...]")
+@click.option("--feature-service", "service", default=None, help="A registered FeatureService: its features (instead of -f).")
 @click.option(
     "--entity", "-e", "entities", multiple=True, required=True,
     help="One entity row: KEY=VALUE[,KEY=VALUE]; repeat for more rows. 42 is an integer, '\"42\"' a string.",
 )  # fmt: skip
 @click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")
 @click.pass_context
-def get_online_features(ctx: click.Context, features, entities, full_feature_names: bool) -> None:
+def get_online_features(ctx: click.Context, features, service, entities, full_feature_names: bool) -> None:
     """Print the online values of FEATURES for the given entities as JSON (Feast's to_dict shape).
 
     \b
     Example:
       sqlfeat get-online-features -f user_clicks_30d:click_count --entity user_id=42 --entity user_id=7
     """
-    response = _store(ctx).get_online_features(_features(features), _entity_rows(entities), full_feature_names)
+    store = _store(ctx)
+    response = store.get_online_features(features_or_service(store, features, service), _entity_rows(entities), full_feature_names)
     click.echo(response.to_json())
 
 

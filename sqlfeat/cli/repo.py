@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from sqlfeat.cli.app import console as _console
-from sqlfeat.cli.app import feature_list as _features
+from sqlfeat.cli.app import features_or_service as _requested
 from sqlfeat.cli.app import open_store as _store
+from sqlfeat.cli.app import when as _when
 from sqlfeat.compiler.strategy import REQUESTS as STRATEGY_REQUESTS
 from sqlfeat.errors import UsageError
 from sqlfeat.warehouses import WAREHOUSES
@@ -62,22 +63,49 @@ def plan(ctx: click.Context) -> None:
     _print_plan(_store(ctx).plan(), _console())
 
 
+def _tags(values: tuple[str, ...]) -> dict[str, str] | None:
+    """Feast's ``--tags key:value`` (repeatable)."""
+    tags = {}
+    for value in values:
+        key, sep, text = value.partition(":")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r}: write KEY:VALUE, e.g. team:growth", param_hint="--tags")
+        tags[key] = text
+    return tags or None
+
+
 @click.command("list")
+@click.option("--tags", multiple=True, help="Only objects with this tag, KEY:VALUE (repeat: every one of them).")
 @click.pass_context
-def list_(ctx: click.Context) -> None:
-    """List registered entities, feature views and their features."""
+def list_(ctx: click.Context, tags: tuple[str, ...]) -> None:
+    """List registered feature views, feature services, entities and saved datasets."""
     from rich.table import Table
 
-    store = _store(ctx)
+    store, wanted = _store(ctx), _tags(tags)
     table = Table()
     table.add_column("feature view", no_wrap=True)
     for header in ("entities", "ttl", "features", "source"):
         table.add_column(header)
-    for view in store.list_feature_views():
+    for view in store.list_feature_views(tags=wanted):
         features = ", ".join(f"{f.name}:{f.dtype.name}" for f in view.features)
         table.add_row(view.name, ", ".join(view.entities), str(view.ttl or "none"), features, view.source.name)
     console = _console()
     console.print(table)
+    services = Table("feature service", "features", "description")
+    for service in store.list_feature_services(tags=wanted):
+        served = ", ".join(
+            f"{p.name_to_use()}:{f}" + (f" (on {', '.join(p.join_key_map.values())})" if p.join_key_map else "")
+            for p in service.feature_view_projections for f in p.features
+        )  # fmt: skip
+        services.add_row(service.name, served, service.description)
+    if services.row_count:
+        console.print(services)
+    datasets = Table("saved dataset", "stored in", "rows", "created")
+    for dataset in store.list_saved_datasets(tags=wanted):
+        created = f"{dataset.created_timestamp:%Y-%m-%d %H:%M} UTC" if dataset.created_timestamp else ""
+        datasets.add_row(dataset.name, dataset.storage.describe(), f"{dataset.row_count:,}", created)
+    if datasets.row_count:
+        console.print(datasets)
     entities = Table("entity", "join keys", "value type")
     for entity in store.list_entities():
         entities.add_row(entity.name, ", ".join(entity.join_keys), entity.value_type.name)
@@ -97,8 +125,12 @@ def describe(ctx: click.Context, view: str) -> None:
     click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
 
 
+_SERVICE_HELP = "A registered FeatureService: its features (instead of -f)."
+
+
 @click.command("compile")
-@click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
+@click.option("--features", "-f", multiple=True, help="view:feature[,view:feature...]")
+@click.option("--feature-service", "service", default=None, help=_SERVICE_HELP)
 @click.option(
     "--dialect", "-d", type=click.Choice(list(WAREHOUSES)), default=None,
     help="SQL dialect to print. Default: the repo's offline_store type.",
@@ -113,9 +145,15 @@ def describe(ctx: click.Context, view: str) -> None:
 )
 @click.option("--explain", is_flag=True, help="Start with one comment line per view: its strategy and why.")
 @click.option("--dry-run", is_flag=True, help="Also ask the warehouse what the query would scan (BigQuery: bytes).")
+@click.option("--start-date", default=None, help="No spine table: every entity row of the views' sources from here (ISO 8601).")
+@click.option("--end-date", default=None, help="... up to here (default: now).")
+@click.option("--filter-by-created-timestamp", "created_filter", is_flag=True,
+              help="A row is visible only once created (created time <= the entity row's time).")
+@click.option("--from-definitions", is_flag=True,
+              help="Compile the definition files as they are, not the registry (the default without a registry).")
 @click.pass_context
-def compile_(ctx, features, dialect, spine_table, spine_query, timestamp_column, full_feature_names, strategy, explain,
-             dry_run) -> None:  # fmt: skip
+def compile_(ctx, features, service, dialect, spine_table, spine_query, timestamp_column, full_feature_names, strategy,
+             explain, dry_run, start_date, end_date, created_filter, from_definitions) -> None:  # fmt: skip
     """Print the point-in-time SQL for FEATURES over a spine table, ready to paste.
 
     \b
@@ -128,13 +166,21 @@ def compile_(ctx, features, dialect, spine_table, spine_query, timestamp_column,
       sqlfeat compile -f user_clicks_30d:click_count --spine-table analytics.training_rows
       sqlfeat compile -f user_clicks_30d:click_count --dialect postgres --explain
       sqlfeat compile -f user_clicks_30d:click_count --spine-table ds.rows --dry-run   # BigQuery
+      sqlfeat compile --feature-service ranking --start-date 2024-01-01 --end-date 2024-02-01
+
+    \b
+    Without a registry (no `sqlfeat apply` yet, no credentials) it compiles the definition files.
     """
     if spine_table and spine_query:
         raise click.UsageError("give --spine-table or --spine-query, not both")
-    store = _store(ctx)
+    if (start_date or end_date) and (spine_table or spine_query):
+        raise click.UsageError("give --spine-table/--spine-query, or --start-date/--end-date, not both")
+    store = _store(ctx, require_env=False)
+    chosen = from_definitions or None
     sql = store.compile_historical_features(
-        _features(features), spine_query or spine_table or "entity_df", timestamp_column, dialect,
-        full_feature_names, strategy, explain=explain,
+        _requested(store, features, service, chosen), spine_query or spine_table or "entity_df", timestamp_column,
+        dialect, full_feature_names, strategy, explain=explain, start_date=_when(start_date, "--start-date"),
+        end_date=_when(end_date, "--end-date"), filter_by_created_timestamp=created_filter, from_definitions=chosen,
     )
     click.echo(sql + ";")
     if dry_run:
@@ -145,25 +191,40 @@ def compile_(ctx, features, dialect, spine_table, spine_query, timestamp_column,
 
 
 @click.command("get-historical-features")
-@click.option("--entity-df", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--entity-df", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Spine: parquet or CSV (CSV times in ISO 8601; without an offset they are UTC).")
-@click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
+@click.option("--start-date", default=None,
+              help="No spine: every entity row of the views' sources from here (ISO 8601; default: end minus the longest TTL).")
+@click.option("--end-date", default=None, help="... up to here (default: now).")
+@click.option("--features", "-f", multiple=True, help="view:feature[,view:feature...]")
+@click.option("--feature-service", "service", default=None, help=_SERVICE_HELP)
+@click.option("--filter-by-created-timestamp", "created_filter", is_flag=True,
+              help="A row is visible only once created (created time <= the entity row's time).")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
               help="Output parquet file: a new file, or one sqlfeat wrote (its folder must exist).")
 @click.option("--sql-out", type=click.Path(dir_okay=False), default=None, help="Also write the SQL that ran.")
 @click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")
 @click.pass_context
-def get_historical_features(ctx, entity_df, features, out, sql_out, full_feature_names) -> None:
-    """Build a point-in-time correct training set from a spine file."""
+def get_historical_features(ctx, entity_df, start_date, end_date, features, service, created_filter, out, sql_out,
+                            full_feature_names) -> None:  # fmt: skip
+    """Build a point-in-time correct training set from a spine file, or from every entity row of
+    the views' sources between --start-date and --end-date."""
     from sqlfeat.files import claim_file, write_text_atomic
     from sqlfeat.dataset_files import SQL_HEADER, is_training_set, is_training_sql, read_spine_file, write_training_set
 
+    if bool(entity_df) == bool(start_date or end_date):
+        raise click.UsageError("give --entity-df FILE, or --start-date/--end-date (one of them)")
     # Checked before any work: a run is not wasted on an output that cannot be written.
     claim_file(out, is_training_set, "--out")
     if sql_out:
         claim_file(sql_out, is_training_sql, "--sql-out")
-    spine = read_spine_file(Path(entity_df))
-    job = _store(ctx).get_historical_features(spine, _features(features), full_feature_names)
+    store = _store(ctx)
+    requested = _requested(store, features, service)
+    spine = read_spine_file(Path(entity_df)) if entity_df else None
+    job = store.get_historical_features(
+        spine, requested, full_feature_names, start_date=_when(start_date, "--start-date"),
+        end_date=_when(end_date, "--end-date"), filter_by_created_timestamp=created_filter,
+    )
     frame = job.to_df()
     write_training_set(Path(out), frame, "sqlfeat get-historical-features")
     if sql_out:

@@ -15,6 +15,10 @@ where the engines allow it exactly:
     count_distinct,     always the range join: no engine slides a distinct count, and a sliding
     stddev              sample deviation from running sums loses precision on large values.
 
+With ``filter_by_created_timestamp`` (a view with a created timestamp) only rows created at or
+before t are in the window: every aggregate takes the range join (a sliding frame cannot see
+created times) with ``created <= t`` in its condition, and ``last`` the newest visible row.
+
 Counts of an empty window are 0 (COALESCE at the final join); every other aggregate of an empty
 window is null.
 """
@@ -25,7 +29,7 @@ from datetime import timedelta
 
 from sqlglot import exp
 
-from sqlfeat.compiler.newest import ROW, Wanted, newest_rows
+from sqlfeat.compiler.newest import ROW, Wanted, newest_rows, visible_at
 from sqlfeat.compiler.plan import EVENT_TS, KIND, SPINE_TS, TIME_INT, ViewRequest
 from sqlfeat.compiler.sql import aliased, and_, col, ident, keys_equal, value_column
 from sqlfeat.definitions.aggregation import COUNTING, Aggregation
@@ -53,7 +57,7 @@ def aggregate_ctes(
 ) -> list[Result]:
     """The CTEs computing ``request``'s aggregates per (keys, t) of ``keys_cte``."""
     pairs = list(zip(request.aggregations, request.output_names))
-    sliding = strategy == "carry"
+    sliding = strategy == "carry" and not request.filter_by_created
     results: list[Result] = []
     slid = [(a, n) for a, n in pairs if sliding and a.function in SLIDING]
     joined = [(a, n) for a, n in pairs if a.function != "last" and (a, n) not in slid]
@@ -92,7 +96,8 @@ def _range_join(keys, keys_cte, request, source_cte, pairs, dialect) -> Result:
         exp.select(*[col(k, keys_cte) for k in keys], col(SPINE_TS, keys_cte))
         .from_(ident(keys_cte))
         .join(aliased(exp.to_table(ident(source_cte)), alias),
-              on=and_(*keys_equal(keys, keys_cte, alias), *_in_window(keys_cte, alias, widest, dialect)))
+              on=and_(*keys_equal(keys, keys_cte, alias), *_in_window(keys_cte, alias, widest, dialect),
+                      *visible_at(request, alias, col(SPINE_TS, keys_cte))))
         .group_by(*[col(k, keys_cte) for k in keys], col(SPINE_TS, keys_cte))
     )  # fmt: skip
     outputs: dict[str, exp.Expression] = {}

@@ -61,10 +61,10 @@ def _aggregates_as_of(
         # An entity whose last event left its window before start was already empty then.
         lower = dialect.subtract(dialect.instant_literal(start), request.view.max_window)
         conditions.append(exp.GT(this=event_ts.copy(), expression=lower))
-    conditions += [exp.Not(this=exp.Is(this=col(source.source_column(k), src), expression=exp.Null())) for k in request.join_keys]
+    conditions += [exp.Not(this=exp.Is(this=col(request.source_key(k), src), expression=exp.Null())) for k in request.join_keys]
     entities = (
         exp.select(
-            *[exp.alias_(col(source.source_column(k), src), k, quoted=True) for k in request.join_keys],
+            *[exp.alias_(col(request.source_key(k), src), k, quoted=True) for k in request.join_keys],
             exp.alias_(dialect.instant_literal(end), EVENT_TS, quoted=True),
         )
         .distinct()

@@ -14,6 +14,12 @@ the same whatever the lookback; when it is too old, every older row is too).
     carry    source numbered by (event, created) per key; UNION ALL with the spine keys; a
              running MAX of that number over (keys, time, source-before-spine); joined back
     lateral  keys_cte LEFT JOIN LATERAL (newest row of the key in range, LIMIT 1)
+
+With ``filter_by_created_timestamp`` a row is visible at t only when its created time is at or
+before t too: window and lateral add ``created <= t`` to their search; carry carries each row
+forward from the moment it is visible, ``max(event time, created time)`` (the running MAX of the
+(event, created) number is still the newest visible row); rows without a created time are never
+visible.
 """
 
 from __future__ import annotations
@@ -86,20 +92,42 @@ def _created(request: ViewRequest, alias: str) -> exp.Expression | None:
     return col(CREATED_TS, alias) if request.view.source.created_timestamp_column else None
 
 
-def _search(keys, keys_cte, wanted, dialect) -> tuple[Wanted | None, list[exp.Expression]]:
-    """The rows a search for the newest one may look at: the spine key's, at or before t, and
-    inside the loosest lookback (the outputs' bound, when every output has one)."""
+def visible_at(request: ViewRequest, alias: str, t: exp.Expression) -> list[exp.Expression]:
+    """``created <= t`` when the request filters by created time (a null created time is never
+    at or before anything), else nothing."""
+    if not request.filter_by_created:
+        return []
+    return [exp.LTE(this=col(CREATED_TS, alias), expression=t.copy())]
+
+
+def visible_from(request: ViewRequest, alias: str) -> exp.Expression:
+    """When a row becomes visible: its event time, or with the created filter the later of its
+    event and created times (a CASE, not GREATEST, whose null handling differs by engine)."""
+    event = col(EVENT_TS, alias)
+    if not request.filter_by_created:
+        return event
+    created = col(CREATED_TS, alias)
+    return exp.Case(ifs=[exp.If(this=exp.GT(this=created, expression=event.copy()), true=created.copy())], default=event.copy())
+
+
+def has_created(request: ViewRequest, alias: str) -> exp.Expression:
+    return exp.Not(this=exp.Is(this=col(CREATED_TS, alias), expression=exp.Null()))
+
+
+def _search(keys, keys_cte, request, wanted, dialect) -> tuple[Wanted | None, list[exp.Expression]]:
+    """The rows a search for the newest one may look at: the spine key's, at or before t, inside
+    the loosest lookback (the outputs' bound, when every output has one), and visible at t."""
     t, event = col(SPINE_TS, keys_cte), col(EVENT_TS, ROW)
     widest = _widest(wanted)
     conditions = [*keys_equal(keys, keys_cte, ROW), exp.LTE(this=event.copy(), expression=t.copy())]
     if widest is not None:
         conditions.append(_inside(widest, event, t, dialect))
-    return widest, conditions
+    return widest, conditions + visible_at(request, ROW, t)
 
 
 def _range_join(keys, keys_cte, request, source_cte, wanted, dialect, name) -> CTEs:
     t, event = col(SPINE_TS, keys_cte), col(EVENT_TS, ROW)
-    widest, conditions = _search(keys, keys_cte, wanted, dialect)
+    widest, conditions = _search(keys, keys_cte, request, wanted, dialect)
     newest = first_row(_spine_columns(keys, keys_cte), newest_first(event.copy(), _created(request, ROW)))
     select = (
         exp.select(*_spine_columns(keys, keys_cte), *_outputs(wanted, event, t, dialect, widest))
@@ -123,9 +151,11 @@ def _carry(keys, keys_cte, request, source_cte, wanted, dialect, name) -> CTEs:
         exp.alias_(number, SRC_ROW, quoted=True)
     ).from_(ident(source_cte))
     from_source = exp.select(
-        *(col(k, numbered) for k in keys), exp.alias_(col(EVENT_TS, numbered), SPINE_TS, quoted=True),
+        *(col(k, numbered) for k in keys), exp.alias_(visible_from(request, numbered), SPINE_TS, quoted=True),
         exp.alias_(exp.Literal.number(0), KIND, quoted=True), col(SRC_ROW, numbered),
     ).from_(ident(numbered))  # fmt: skip
+    if request.filter_by_created:
+        from_source = from_source.where(has_created(request, numbered))
     from_spine = exp.select(
         *(col(k, keys_cte) for k in keys), col(SPINE_TS, keys_cte), exp.alias_(exp.Literal.number(1), KIND, quoted=True),
         exp.alias_(exp.cast(exp.Null(), exp.DataType.build("BIGINT")), SRC_ROW, quoted=True),
@@ -164,7 +194,7 @@ def _index_order(event: exp.Expression, created: exp.Expression | None) -> list[
 
 def _lateral(keys, keys_cte, request, source_cte, wanted, dialect, name) -> CTEs:
     t, event = col(SPINE_TS, keys_cte), col(EVENT_TS, ROW)
-    widest, conditions = _search(keys, keys_cte, wanted, dialect)
+    widest, conditions = _search(keys, keys_cte, request, wanted, dialect)
     inner = "n"
     probe = (
         exp.select(*_outputs(wanted, event, t, dialect, widest))

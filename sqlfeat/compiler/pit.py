@@ -9,7 +9,8 @@ Shape of the query, for views grouped by the join keys they share::
     then per view, by its strategy (``strategy.py`` chooses; ``explain`` says why):
       asof     <view>__latest (one row per keys and event time: the greatest created time, when
                the source may hold ties), then spine ASOF LEFT JOIN it on keys and t >= event
-               time, the TTL a CASE on the matched row's event time
+               time, the TTL a CASE on the matched row's event time (with the created-time
+               filter: an ASOF on when each newest row becomes visible, ``_asof_visible``)
       window | carry | lateral, and every aggregated view:
                spine_keys__<keys>  DISTINCT (join keys, instant): duplicate spine rows collapsed
                <view>__...         the newest row per spine key (``newest.py``) or the window
@@ -26,8 +27,8 @@ from pathlib import Path
 from sqlglot import exp
 
 from sqlfeat.compiler.aggregate import aggregate_ctes
-from sqlfeat.compiler.newest import ROW, Wanted, newest_rows
-from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, SPINE_TS, RetrievalPlan, Spine, ViewRequest
+from sqlfeat.compiler.newest import ROW, Wanted, has_created, newest_rows, visible_from
+from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, SPINE_TS, SRC_ROW, RetrievalPlan, Spine, ViewRequest
 from sqlfeat.compiler.sql import aliased, and_, col, first_row, ident, keys_equal, newest_first, source_projection
 from sqlfeat.compiler.strategy import Choice, SourceStats, choose_strategies
 from sqlfeat.warehouses.base import Dialect
@@ -77,7 +78,11 @@ def compile_point_in_time(
     query, joined = _join_results(query, results, instant)
     features.update(joined)
     passthrough = col(spine.row_id, SPINE) if spine.row_id else exp.Column(this=exp.Star(), table=ident(SPINE))
-    return query.select(passthrough, *[exp.alias_(features[name], name, quoted=True) for name in plan.output_names])
+    query = query.select(passthrough, *[exp.alias_(features[name], name, quoted=True) for name in plan.output_names])
+    if spine.ordered:
+        order = [col(spine.timestamp_column, SPINE), *(col(k, SPINE) for k in plan.join_keys)]
+        query = query.order_by(*(exp.Ordered(this=c, nulls_first=False) for c in order))
+    return query
 
 
 class _Bounds:
@@ -123,6 +128,8 @@ def _asof_join(query, request, instant, bounds, dialect, repo_path, ties: bool):
     """
     source_cte = f"{request.name}__source"
     query = query.with_(ident(source_cte), as_=_source_cte(request, SPINE, instant, bounds, dialect, repo_path))
+    if request.filter_by_created:
+        return _asof_visible(query, request, instant, dialect, source_cte)
     if request.view.source.created_timestamp_column and ties:
         partition = [col(k) for k in request.join_keys] + [col(EVENT_TS)]
         latest = exp.select(exp.Star()).from_(ident(source_cte)).qualify(first_row(partition, newest_first(col(CREATED_TS), None)))
@@ -131,6 +138,10 @@ def _asof_join(query, request, instant, bounds, dialect, repo_path, ties: bool):
     alias = request.name
     on = and_(*keys_equal(request.join_keys, SPINE, alias), exp.GTE(this=instant.copy(), expression=col(EVENT_TS, alias)))
     query = query.join(aliased(exp.to_table(ident(source_cte)), alias), on=on, join_type="ASOF LEFT")
+    return query, _ttl_outputs(request, alias, instant, dialect)
+
+
+def _ttl_outputs(request: ViewRequest, alias: str, instant: exp.Expression, dialect: Dialect) -> dict[str, exp.Expression]:
     features = {}
     for output in request.output_names:
         value: exp.Expression = col(output, alias)
@@ -138,7 +149,40 @@ def _asof_join(query, request, instant, bounds, dialect, repo_path, ties: bool):
             fresh = exp.GTE(this=col(EVENT_TS, alias), expression=dialect.subtract(instant.copy(), request.view.ttl))
             value = exp.Case(ifs=[exp.If(this=fresh, true=value)])
         features[output] = value
-    return query, features
+    return features
+
+
+def _asof_visible(query, request, instant, dialect, source_cte):
+    """ASOF with ``filter_by_created_timestamp``: which row wins at t depends on t through the
+    created times, so neither a created-time dedupe nor an ASOF on event time is right. Instead:
+
+    - ``<view>__numbered``  rows with a created time, numbered per key by (event, created);
+    - ``<view>__visible``   per key, each moment a row becomes visible (max(event, created)) and
+                            the running MAX of the numbers visible by then: the newest visible row;
+    - the spine ASOF LEFT JOIN that timeline on keys and ``t >= moment``, then the numbered row it
+      names joined back for its values and event time (the TTL CASE)."""
+    numbered, timeline, alias = f"{request.name}__numbered", f"{request.name}__visible", request.name
+    keys = request.join_keys
+    order = [exp.Ordered(this=col(EVENT_TS), nulls_first=True), exp.Ordered(this=col(CREATED_TS), nulls_first=True)]
+    number = exp.Window(this=exp.RowNumber(), partition_by=[col(k) for k in keys], order=exp.Order(expressions=order))
+    query = query.with_(ident(numbered), as_=(
+        exp.select(exp.Star(), exp.alias_(number, SRC_ROW, quoted=True)).from_(ident(source_cte)).where(has_created(request, source_cte))
+    ))  # fmt: skip
+    moment = visible_from(request, numbered)
+    running = exp.Window(
+        this=exp.Max(this=exp.Max(this=col(SRC_ROW, numbered))), partition_by=[col(k, numbered) for k in keys],
+        order=exp.Order(expressions=[exp.Ordered(this=moment.copy(), nulls_first=True)]),
+        spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"),
+    )  # fmt: skip
+    query = query.with_(ident(timeline), as_=(
+        exp.select(*[col(k, numbered) for k in keys], exp.alias_(moment, SPINE_TS, quoted=True), exp.alias_(running, SRC_ROW, quoted=True))
+        .from_(ident(numbered)).group_by(*[col(k, numbered) for k in keys], moment.copy())
+    ))  # fmt: skip
+    on = and_(*keys_equal(keys, SPINE, timeline), exp.GTE(this=instant.copy(), expression=col(SPINE_TS, timeline)))
+    query = query.join(exp.to_table(ident(timeline)), on=on, join_type="ASOF LEFT")
+    back = and_(*keys_equal(keys, SPINE, alias), exp.EQ(this=col(SRC_ROW, alias), expression=col(SRC_ROW, timeline)))
+    query = query.join(aliased(exp.to_table(ident(numbered)), alias), on=back, join_type="LEFT")
+    return query, _ttl_outputs(request, alias, instant, dialect)
 
 
 def _keyed_results(query, requests, choices, instant, bounds, dialect, repo_path) -> tuple[exp.Select, Keyed]:

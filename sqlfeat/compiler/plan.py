@@ -1,15 +1,16 @@
-"""Resolve ``"view:feature"`` references against registered definitions into a retrieval plan."""
+"""Resolve ``"view:feature"`` references, or a feature service's projections, against registered
+definitions into a retrieval plan."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from difflib import get_close_matches
 
 from sqlglot import exp
 
-from sqlfeat.definitions import Aggregation, Entity, FeatureView, Field
+from sqlfeat.definitions import Aggregation, Entity, FeatureService, FeatureView, Field
 from sqlfeat.errors import FeatureReferenceError
 from sqlfeat.types import FeatureType
 
@@ -34,10 +35,25 @@ class ViewRequest:
     key_dtypes: tuple[FeatureType | None, ...]
     features: tuple[Field, ...]
     output_names: tuple[str, ...]
+    # A projection (view.with_name / with_join_key_map): the name the retrieval uses, and each
+    # view join key's entity-row column; ``join_keys`` above are those entity-row columns.
+    alias: str | None = None
+    key_map: tuple[tuple[str, str], ...] = ()
+    # filter_by_created_timestamp, for a view with a created timestamp: a row is visible at t only
+    # when its created time is at or before t (rule 1).
+    filter_by_created: bool = False
 
     @property
     def name(self) -> str:
-        return self.view.name
+        return self.alias or self.view.name
+
+    def view_key(self, key: str) -> str:
+        """The view's own join key behind entity-row column ``key``."""
+        return next((view_key for view_key, column in self.key_map if column == key), key)
+
+    def source_key(self, key: str) -> str:
+        """The source column holding entity-row column ``key`` (key map, then field_mapping)."""
+        return self.view.source.source_column(self.view_key(key))
 
     @property
     def aggregations(self) -> tuple[Aggregation, ...]:
@@ -64,6 +80,8 @@ class Spine:
     # by one small query): sources are then pruned with constants, which every engine can push
     # into its scan (BigQuery and Snowflake prune partitions only on constant filters).
     bounds: tuple[datetime, datetime] | None = None
+    # A spine sqlfeat built (a time range, no entity_df): the result is ordered by time, then keys.
+    ordered: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,17 +117,21 @@ def _suggest(name: str, options: Sequence[str]) -> str:
 
 
 def plan_retrieval(
-    references: Sequence[str],
+    references: Sequence[str] | FeatureService,
     views: Mapping[str, FeatureView],
     entities: Mapping[str, Entity],
     full_feature_names: bool = False,
 ) -> RetrievalPlan:
-    """Group references by view (keeping first-seen order) and check every name exists."""
+    """``"view:feature"`` references grouped by view (first-seen order), or a feature service's
+    projections in its order; every name checked against the registered views."""
+    if isinstance(references, FeatureService):
+        return _plan([_Want(p.name, p.name_alias, p.features or None, p.join_key_map) for p in references.feature_view_projections],
+                     views, entities, full_feature_names, f"feature service {references.name!r}")  # fmt: skip
     if isinstance(references, str):
         references = [references]
     if not references:
-        raise FeatureReferenceError("no features requested: pass features=['view:feature', ...]")
-    wanted: dict[str, list[str]] = {}
+        raise FeatureReferenceError("no features requested: pass features=['view:feature', ...] or a FeatureService")
+    wanted: dict[str, _Want] = {}
     for reference in references:
         view_name, feature = split_reference(reference)
         if view_name not in views:
@@ -118,29 +140,74 @@ def plan_retrieval(
                 f"registered views: {sorted(views)}.{_suggest(view_name, list(views))} "
                 "Run `sqlfeat apply` after defining it."
             )
-        features = wanted.setdefault(view_name, [])
-        if feature not in features:
-            features.append(feature)
+        want = wanted.setdefault(view_name, _Want(view_name, None, [], {}))
+        if feature not in want.features:
+            want.features.append(feature)
+    return _plan(list(wanted.values()), views, entities, full_feature_names)
 
+
+@dataclass
+class _Want:
+    """One view (or projection) of a request: the features asked (``None``: all of them)."""
+
+    view: str
+    alias: str | None
+    features: Sequence[str] | None
+    key_map: Mapping[str, str]
+
+
+def _plan(wants: list[_Want], views: Mapping[str, FeatureView], entities: Mapping[str, Entity],
+          full_feature_names: bool, where: str = "") -> RetrievalPlan:  # fmt: skip
     requests = []
-    for view_name, feature_names in wanted.items():
-        view = views[view_name]
+    for want in wants:
+        if want.view not in views:
+            raise FeatureReferenceError(
+                f"feature view {want.view!r} (used by {where}) is not registered; registered views: {sorted(views)}."
+                f"{_suggest(want.view, list(views))} Run `sqlfeat apply` after defining it."
+            )
+        view = views[want.view]
         join_keys, key_dtypes = _join_keys(view, entities)
         by_name = {f.name: f for f in view.features if f.name not in join_keys}
+        name = want.alias or view.name
         fields = []
-        for name in feature_names:
-            if name not in by_name:
+        for feature in want.features if want.features is not None else list(by_name):
+            if feature not in by_name:
                 raise FeatureReferenceError(
-                    f"feature {name!r} is not in feature view {view_name!r}; it has "
-                    f"{sorted(by_name)}.{_suggest(name, list(by_name))}"
+                    f"feature {feature!r} is not in feature view {want.view!r}; it has "
+                    f"{sorted(by_name)}.{_suggest(feature, list(by_name))}"
                 )
-            fields.append(by_name[name])
-        outputs = tuple(f"{view_name}__{f.name}" if full_feature_names else f.name for f in fields)
-        requests.append(ViewRequest(view, join_keys, key_dtypes, tuple(fields), outputs))
-
+            fields.append(by_name[feature])
+        key_map = _key_map(view, join_keys, want.key_map)
+        mapped = tuple(dict(key_map).get(k, k) for k in join_keys)
+        outputs = tuple(f"{name}__{f.name}" if full_feature_names else f.name for f in fields)
+        requests.append(ViewRequest(view, mapped, key_dtypes, tuple(fields), outputs, want.alias, key_map))
     plan = RetrievalPlan(tuple(requests), full_feature_names)
     _check_collisions(plan)
     return plan
+
+
+def _key_map(view: FeatureView, join_keys: tuple[str, ...], key_map: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    for key in key_map:
+        if key not in join_keys:
+            raise FeatureReferenceError(
+                f"with_join_key_map of feature view {view.name!r} maps {key!r}, which is not one of its join "
+                f"keys {list(join_keys)}"
+            )
+    columns = [key_map.get(k, k) for k in join_keys]
+    if len(set(columns)) != len(columns):
+        raise FeatureReferenceError(
+            f"with_join_key_map of feature view {view.name!r} joins two of its keys on one entity column: {columns}"
+        )
+    return tuple((k, key_map[k]) for k in join_keys if k in key_map and key_map[k] != k)
+
+
+def filter_by_created(plan: RetrievalPlan) -> RetrievalPlan:
+    """The plan with ``filter_by_created_timestamp``: views without a created timestamp are
+    unaffected (as in Feast)."""
+    requests = tuple(
+        replace(r, filter_by_created=True) if r.view.source.created_timestamp_column else r for r in plan.views
+    )
+    return replace(plan, views=requests)
 
 
 def plan_view(name: str, views: Mapping[str, FeatureView], entities: Mapping[str, Entity]) -> ViewRequest:

@@ -65,7 +65,7 @@ def source_projection(
     src = "src"
     event_ts = dialect.to_instant(col(source.timestamp_field, src))
     columns: list[exp.Expression] = [
-        exp.alias_(col(source.source_column(k), src), k, quoted=True) for k in request.join_keys
+        exp.alias_(col(request.source_key(k), src), k, quoted=True) for k in request.join_keys
     ]
     columns.append(exp.alias_(event_ts.copy(), EVENT_TS, quoted=True))
     if source.created_timestamp_column:
@@ -80,7 +80,7 @@ def source_projection(
             value = exp.cast(col(source.source_column(field.name), src), field.dtype.sql_type())
             columns.append(exp.alias_(value, output, quoted=True))
     keys_present = [
-        exp.Not(this=exp.Is(this=col(source.source_column(k), src), expression=exp.Null())) for k in request.join_keys
+        exp.Not(this=exp.Is(this=col(request.source_key(k), src), expression=exp.Null())) for k in request.join_keys
     ]
     relation = dialect.source_relation(source, repo_path)
     return exp.select(*columns).from_(aliased(relation, src)), event_ts, keys_present

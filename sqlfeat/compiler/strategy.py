@@ -82,7 +82,11 @@ def choose_strategies(
     """One ``Choice`` per view of ``plan``; ``requested`` is one strategy for all, or per view."""
     choices = {}
     for request in plan.views:
-        wanted = requested.get(request.name, "auto") if isinstance(requested, Mapping) else requested
+        # per view: by the name the request uses (a projection's alias), else the view's own
+        wanted = (
+            requested.get(request.name, requested.get(request.view.name, "auto"))
+            if isinstance(requested, Mapping) else requested
+        )  # fmt: skip
         wanted = _check(wanted, dialect, request.name)
         source = (stats or {}).get(request.name)
         if wanted == "auto":

@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from sqlfeat.definitions.aggregation import Aggregation
 from sqlfeat.definitions.entity import Entity
+from sqlfeat.definitions.feature_service import FeatureService
 from sqlfeat.definitions.feature_view import FeatureView
 from sqlfeat.definitions.field import Feature, Field
+from sqlfeat.definitions.projection import FeatureViewProjection
+from sqlfeat.definitions.saved_dataset import (
+    SavedDataset,
+    SavedDatasetBigQueryStorage,
+    SavedDatasetDuckDBStorage,
+    SavedDatasetFileStorage,
+    SavedDatasetPostgreSQLStorage,
+    SavedDatasetSnowflakeStorage,
+    SavedDatasetStorage,
+)
 from sqlfeat.definitions.sources import (
     BigQuerySource,
     DataSource,
@@ -28,10 +39,19 @@ __all__ = [
     "DuckDBSource",
     "Entity",
     "Feature",
+    "FeatureService",
     "FeatureView",
+    "FeatureViewProjection",
     "Field",
     "FileSource",
     "PostgreSQLSource",
+    "SavedDataset",
+    "SavedDatasetBigQueryStorage",
+    "SavedDatasetDuckDBStorage",
+    "SavedDatasetFileStorage",
+    "SavedDatasetPostgreSQLStorage",
+    "SavedDatasetSnowflakeStorage",
+    "SavedDatasetStorage",
     "SnowflakeSource",
     "fingerprint",
     "source_from_spec",

@@ -9,6 +9,7 @@ from typing import Any
 from sqlfeat.definitions.aggregation import Aggregation
 from sqlfeat.definitions.entity import Entity
 from sqlfeat.definitions.field import Field
+from sqlfeat.definitions.projection import FeatureViewProjection
 from sqlfeat.definitions.sources import DataSource, source_from_spec
 from sqlfeat.definitions.spec import check_name
 from sqlfeat.errors import DefinitionError
@@ -39,6 +40,9 @@ class FeatureView:
     freshness_error_after: timedelta | None = None
     # Entity objects given at construction; apply() registers them along with the view.
     entity_objects: tuple[Entity, ...] = field(default=(), compare=False, repr=False)
+    # Set on the copies view[[...]], with_name and with_join_key_map return: query-time only,
+    # never registered (see ``projection``).
+    _projection: FeatureViewProjection | None = field(default=None, compare=False, repr=False)
 
     def __init__(
         self,
@@ -103,6 +107,53 @@ class FeatureView:
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+    # -- projections (Feast's names): copies for retrieval, the registered view unchanged --------
+    @property
+    def projection(self) -> FeatureViewProjection:
+        """How a retrieval uses this view: all of it under its own name, unless this is a copy
+        made by ``view[[...]]``, ``with_name`` or ``with_join_key_map``."""
+        return self._projection or FeatureViewProjection(self.name)
+
+    @property
+    def is_projected(self) -> bool:
+        return self._projection is not None and self._projection != FeatureViewProjection(self.name)
+
+    def unprojected(self) -> FeatureView:
+        """The view itself, as registered (no projection)."""
+        import copy
+
+        clone = copy.copy(self)
+        object.__setattr__(clone, "_projection", None)
+        return clone
+
+    def _projected(self, **changes: Any) -> FeatureView:
+        import copy
+        from dataclasses import replace
+
+        clone = copy.copy(self)
+        object.__setattr__(clone, "_projection", replace(self.projection, **changes))
+        return clone
+
+    def __getitem__(self, features: list[str]) -> FeatureView:
+        """``view[["a", "b"]]``: the view with only those features selected."""
+        if not isinstance(features, (list, tuple)) or not all(isinstance(f, str) for f in features):
+            raise DefinitionError(f"feature view {self.name!r}: select features with a list of names, e.g. view[['a', 'b']]")
+        known = [f.name for f in self.schema] + [a.name for a in self.aggregations]
+        unknown = [f for f in features if f not in known]
+        if unknown:
+            from sqlfeat.errors import FeatureReferenceError
+
+            raise FeatureReferenceError(f"feature view {self.name!r} has no feature {unknown[0]!r}; it has {known}")
+        return self._projected(features=tuple(features))
+
+    def with_name(self, name: str) -> FeatureView:
+        """The same view under another name (columns ``name__feature`` with full feature names)."""
+        return self._projected(name_alias=name)
+
+    def with_join_key_map(self, join_key_map: dict[str, str]) -> FeatureView:
+        """The same view joined on other entity columns: ``{view join key: entity column}``."""
+        return self._projected(join_key_map=dict(join_key_map))
 
     @property
     def features(self) -> tuple[Field, ...]:

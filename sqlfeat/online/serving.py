@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlfeat.compiler import plan_retrieval, plan_view
 from sqlfeat.compiler.plan import split_reference
-from sqlfeat.definitions import Entity, FeatureView
+from sqlfeat.definitions import Entity, FeatureService, FeatureView
 from sqlfeat.definitions.aggregation import COUNTING
 from sqlfeat.errors import EntityRowError, FeatureReferenceError
 from sqlfeat.online.base import OnlineStore, OnlineView, entity_key, to_micros
@@ -76,6 +76,9 @@ class ServingView:
     outputs: tuple[str, ...]
     # Counting aggregates read 0, not null, for an entity with no events (rule 5's empty window).
     counting: frozenset[str] = frozenset()
+    # The entity-row columns holding the view's join keys, in its key order (a projection's
+    # with_join_key_map reads the view's records under other columns; default: the keys).
+    row_keys: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,12 @@ class ServingPlan:
 
 
 def build_plan(
-    project: str, views_by_name: Mapping[str, FeatureView], entities: Mapping[str, Entity], features: Sequence[str],
-    full_feature_names: bool,
+    project: str, views_by_name: Mapping[str, FeatureView], entities: Mapping[str, Entity],
+    features: Sequence[str] | FeatureService, full_feature_names: bool,
 ) -> ServingPlan:  # fmt: skip
     """Resolve ``features`` once (checked against the registered views) into what reads need."""
-    plan = plan_retrieval(list(features), views_by_name, entities, full_feature_names)
+    service = isinstance(features, FeatureService)
+    plan = plan_retrieval(features if service else list(features), views_by_name, entities, full_feature_names)
     views = []
     for request in plan.views:
         if not request.view.online:
@@ -98,9 +102,13 @@ def build_plan(
                 f"feature view {request.name!r} has online=False, so it is never materialized; set "
                 "online=True and run `sqlfeat apply` and `sqlfeat materialize-incremental`"
             )
-        layout = OnlineView.from_request(project, plan_view(request.name, views_by_name, entities))
+        # records live under the view's own name, whatever name the request uses
+        layout = OnlineView.from_request(project, plan_view(request.view.name, views_by_name, entities))
         counting = frozenset(a.name for a in request.aggregations if a.function in COUNTING)
-        views.append(ServingView(layout, tuple(f.name for f in request.features), request.output_names, counting))
+        row_keys = tuple(request.join_keys) if request.key_map else None
+        views.append(ServingView(layout, tuple(f.name for f in request.features), request.output_names, counting, row_keys))
+    if service:
+        return ServingPlan(tuple(views), tuple(plan.join_keys), tuple(plan.output_names))
     order = []
     for reference in features:
         view, feature = split_reference(reference)
@@ -144,11 +152,11 @@ def _key_value(value: Any, key: str, dtype: FeatureType | None, view: str, index
     )
 
 
-def _fast_keys(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str] | None:
+def _fast_keys(view: OnlineView, rows: list[Mapping[str, Any]], row_keys: tuple[str, ...]) -> list[str] | None:
     """The common case without per-value checks: one join key, every value a plain int or str."""
     if len(view.join_keys) != 1:
         return None
-    key, dtype = view.join_keys[0], view.key_dtypes[0]
+    key, dtype = row_keys[0], view.key_dtypes[0]
     try:
         values = [row[key] for row in rows]
     except (KeyError, TypeError):
@@ -161,23 +169,25 @@ def _fast_keys(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str] | N
     return None
 
 
-def encode_rows(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str]:
-    """Each entity row's key for ``view``, after checking every join key is there and well typed."""
-    fast = _fast_keys(view, rows)
+def encode_rows(view: OnlineView, rows: list[Mapping[str, Any]], row_keys: tuple[str, ...] | None = None) -> list[str]:
+    """Each entity row's key for ``view``, after checking every join key is there and well typed.
+    ``row_keys``: the row columns holding the view's keys, when a projection maps them."""
+    row_keys = row_keys or view.join_keys
+    fast = _fast_keys(view, rows, row_keys)
     if fast is not None:
         return fast
     dtypes = view.key_dtypes
     keys = []
     for index, row in enumerate(rows):
         try:
-            values = [row[k] for k in view.join_keys]
+            values = [row[k] for k in row_keys]
         except KeyError as missing:
             raise EntityRowError(
                 f"entity row {index} has no join key {missing.args[0]!r}, which feature view {view.name!r} "
                 f"needs; it has {sorted(row)}"
             ) from None
         checked = []
-        for value, key, dtype in zip(values, view.join_keys, dtypes):
+        for value, key, dtype in zip(values, row_keys, dtypes):
             if value is None:
                 raise EntityRowError(f"entity row {index}: join key {key!r} is None; give every row a value")
             checked.append(_key_value(value, key, dtype, view.name, index))
@@ -192,7 +202,7 @@ def read_plan(
     now = to_micros(as_of) if as_of is not None else time.time_ns() // 1_000
     columns: dict[str, list[Any]] = {}
     stamps: dict[str, list[int | None]] = {}
-    requests = [(view.layout, view.features, encode_rows(view.layout, rows)) for view in plan.views]
+    requests = [(view.layout, view.features, encode_rows(view.layout, rows, view.row_keys)) for view in plan.views]
     results = online.read_many(requests) if rows else []
     for index, view in enumerate(plan.views):
         result = results[index] if results else None

@@ -269,11 +269,16 @@ class OfflineStore(ABC):
         with self.failing(what, sql):
             self._execute(sql)
 
-    def create_table(self, name: str, sql: str) -> None:
+    def create_table(self, name: str, sql: str, replace: bool = True) -> None:
         """CREATE OR REPLACE TABLE name AS sql, inside the warehouse (drop + create in one
-        transaction where the warehouse has no CREATE OR REPLACE)."""
+        transaction where the warehouse has no CREATE OR REPLACE). ``replace=False``: a plain
+        CREATE TABLE, which the warehouse refuses if the table exists meanwhile."""
         table = self.dialect.table(name)
         query = self.dialect.query(sql)
+        if not replace:
+            create = exp.Create(this=table, kind="TABLE", expression=query)
+            self.execute(self.dialect.render(create, pretty=False), f"creating table {name!r}")
+            return
         if self.dialect.CREATE_OR_REPLACE:
             create = exp.Create(this=table, kind="TABLE", replace=True, expression=query)
             self.execute(self.dialect.render(create, pretty=False), f"creating table {name!r}")
@@ -283,6 +288,18 @@ class OfflineStore(ABC):
         with self.transaction():
             self.execute(self.dialect.render(drop, pretty=False), f"replacing table {name!r}")
             self.execute(self.dialect.render(create, pretty=False), f"creating table {name!r}")
+
+    def table_exists(self, name: str) -> bool:
+        """Whether table ``name`` can be read (a ``LIMIT 0`` probe; unreadable counts as absent)."""
+        try:
+            self.describe(self.dialect.table(name))
+        except WarehouseError:
+            return False
+        return True
+
+    def export_parquet(self, sql: str, path: Path) -> None:
+        """Write the result of ``sql`` as a parquet file, from inside the engine (DuckDB can)."""
+        raise UsageError(f"{self.dialect.TITLE} cannot write parquet files; save the dataset as a {self.dialect.TITLE} table")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -139,6 +139,13 @@ class DuckDBOfflineStore(OfflineStore):
         with self.failing("reading the result", sql):
             yield from reader
 
+    def export_parquet(self, sql: str, path: Path) -> None:
+        copy = exp.Copy(
+            this=self.dialect.query(sql).subquery(), kind=False, files=[exp.Literal.string(str(path))],
+            params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("PARQUET"))],
+        )  # fmt: skip
+        self.execute(copy.sql(dialect="duckdb"), f"writing {path}")
+
     def close(self) -> None:
         self.connection.close()
 
