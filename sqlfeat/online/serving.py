@@ -20,7 +20,7 @@ from sqlfeat.compiler.plan import split_reference
 from sqlfeat.definitions import Entity, FeatureView
 from sqlfeat.definitions.aggregation import COUNTING
 from sqlfeat.errors import EntityRowError, FeatureReferenceError
-from sqlfeat.online.base import OnlineStore, OnlineView, entity_key, to_micros
+from sqlfeat.online.base import ENTITYLESS_KEY, OnlineStore, OnlineView, entity_key, to_micros
 from sqlfeat.types import UNDECLARED_KEY_TYPES, Family, FeatureType
 
 if TYPE_CHECKING:
@@ -145,7 +145,10 @@ def _key_value(value: Any, key: str, dtype: FeatureType | None, view: str, index
 
 
 def _fast_keys(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str] | None:
-    """The common case without per-value checks: one join key, every value a plain int or str."""
+    """The common cases without per-value checks: no join key (a view without entities: every
+    row reads its one record), or one, every value a plain int or str."""
+    if not view.join_keys:
+        return [ENTITYLESS_KEY] * len(rows)
     if len(view.join_keys) != 1:
         return None
     key, dtype = view.join_keys[0], view.key_dtypes[0]
