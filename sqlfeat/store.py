@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sqlfeat.online import OnlineStore
     from sqlfeat.online.consistency import ConsistencyReport
     from sqlfeat.online.materialize import MaterializationReport, ProgressHook
-    from sqlfeat.online.serving import OnlineResponse
+    from sqlfeat.online.response import OnlineResponse
     from sqlfeat.retrieval import RetrievalJob
     from sqlfeat.warehouses.base import Dialect, OfflineStore
 

@@ -121,20 +121,34 @@ def materialize_incremental(ctx: click.Context, end: str, views: tuple[str, ...]
 @click.command("get-online-features")
 @click.option("--features", "-f", multiple=True, required=True, help="view:feature[,view:feature...]")
 @click.option(
-    "--entity", "-e", "entities", multiple=True, required=True,
-    help="One entity row: KEY=VALUE[,KEY=VALUE]; repeat for more rows. 42 is an integer, '\"42\"' a string.",
+    "--entity", "-e", "entities", multiple=True,
+    help="One entity row: KEY=VALUE[,KEY=VALUE]; repeat for more rows. 42 is an integer, '\"42\"' a string. "
+         "Default: one row without keys (views without entities need none).",
 )  # fmt: skip
 @click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")
+@click.option("--as-of", "as_of", default=None, help=f"Measure TTLs from this instant instead of now. {_WHEN_HELP}")
+@click.option("--include-event-timestamps", is_flag=True, help="Add COLUMN__ts: each value's event time (epoch seconds).")
 @click.pass_context
-def get_online_features(ctx: click.Context, features, entities, full_feature_names: bool) -> None:
-    """Print the online values of FEATURES for the given entities as JSON (Feast's to_dict shape).
+def get_online_features(ctx: click.Context, features, entities, full_feature_names: bool, as_of: str | None,
+                        include_event_timestamps: bool) -> None:  # fmt: skip
+    """Print the online values of FEATURES as JSON: Feast's to_dict shape, and after each feature
+    FEATURE__status (PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE).
+
+    Why each null is null goes to stderr: no record, a null in the source, or a record older than
+    its view's TTL (its event time and the TTL; --as-of reads it as of an earlier instant).
 
     \b
     Example:
       sqlfeat get-online-features -f user_clicks_30d:click_count --entity user_id=42 --entity user_id=7
+      sqlfeat get-online-features -f user_clicks_30d:click_count -e user_id=42 --as-of 2024-02-01
     """
-    response = _store(ctx).get_online_features(_features(features), _entity_rows(entities), full_feature_names)
-    click.echo(response.to_json())
+    rows = _entity_rows(entities) if entities else [{}]
+    when = _when(as_of) if as_of is not None else None
+    response = _store(ctx).get_online_features(_features(features), rows, full_feature_names, as_of=when)
+    click.echo(response.to_json(include_event_timestamps=include_event_timestamps, include_statuses=True))
+    reasons = response.explain_nulls()
+    if reasons:
+        click.echo("Null values:\n" + "\n".join(f"  {line}" for line in reasons), err=True)
 
 
 @click.command("consistency")

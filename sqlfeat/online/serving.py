@@ -1,19 +1,19 @@
 """``get_online_features``: one batched read (per view at most), TTL enforced at read time.
 
-A value older than its view's TTL, measured from now (or from ``as_of``), reads as null: the same
-bound rule 1 of the point-in-time contract applies offline, so online equals offline at T.
-Resolved feature references are cached per registry, so a call does no registry work.
+A value older than its view's TTL, measured from now (or from ``as_of``), reads as null with the
+status ``OUTSIDE_MAX_AGE``: the same bound rule 1 of the point-in-time contract applies offline,
+so online equals offline at T. Resolved feature references are cached per registry, so a call
+does no registry work. The response object and its statuses are in ``response.py``.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from numbers import Integral
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlfeat.compiler import plan_retrieval, plan_view
 from sqlfeat.compiler.plan import split_reference
@@ -21,50 +21,8 @@ from sqlfeat.definitions import Entity, FeatureView
 from sqlfeat.definitions.aggregation import COUNTING
 from sqlfeat.errors import EntityRowError, FeatureReferenceError
 from sqlfeat.online.base import ENTITYLESS_KEY, OnlineStore, OnlineView, entity_key, to_micros
+from sqlfeat.online.response import ColumnSource, FieldStatus, OnlineResponse
 from sqlfeat.types import UNDECLARED_KEY_TYPES, Family, FeatureType
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-
-def jsonable(value: Any) -> Any:
-    """A feature value as strict JSON can carry it: NaN and infinities as the strings ``"NaN"``,
-    ``"Infinity"``, ``"-Infinity"`` (JSON has no such numbers), timestamps as ISO 8601 text,
-    bytes as hex; lists element by element."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-class OnlineResponse:
-    """Feast's response shape: ``to_dict()`` gives ``{column: [value per entity row]}``, join keys
-    first, then features in the order requested; ``to_df()`` the same as a DataFrame."""
-
-    def __init__(self, columns: dict[str, list[Any]]) -> None:
-        self._columns = columns
-
-    def to_dict(self) -> dict[str, list[Any]]:
-        return {name: list(values) for name, values in self._columns.items()}
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """``to_dict()`` as strict JSON (see :func:`jsonable`): always parseable."""
-        import json
-
-        return json.dumps({k: jsonable(v) for k, v in self._columns.items()}, indent=indent, allow_nan=False)
-
-    def to_df(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame(self._columns)
-
-    def __repr__(self) -> str:
-        return f"OnlineResponse({self._columns!r})"
 
 
 @dataclass(frozen=True)
@@ -188,42 +146,69 @@ def encode_rows(view: OnlineView, rows: list[Mapping[str, Any]]) -> list[str]:
     return keys
 
 
-def read_plan(
-    online: OnlineStore, plan: ServingPlan, rows: list[Mapping[str, Any]], as_of: datetime | None = None
-) -> tuple[dict[str, list[Any]], dict[str, list[int | None]]]:
-    """Every output column, and per view each row's stored event time (``None``: no record)."""
+@dataclass
+class PlanRead:
+    """What one read of a plan found: every output column's values and statuses, and per view
+    each row's stored event time (microseconds; ``None``: no record)."""
+
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    statuses: dict[str, list[FieldStatus]] = field(default_factory=dict)
+    stamps: dict[str, list[int | None]] = field(default_factory=dict)
+
+
+def _status(ts: int | None, expired: bool, value: Any) -> FieldStatus:
+    if ts is None:
+        return FieldStatus.NOT_FOUND
+    if expired:
+        return FieldStatus.OUTSIDE_MAX_AGE
+    return FieldStatus.NULL_VALUE if value is None else FieldStatus.PRESENT
+
+
+def read_plan(online: OnlineStore, plan: ServingPlan, rows: list[Mapping[str, Any]], as_of: datetime | None = None) -> PlanRead:
+    """Read every view of ``plan`` for ``rows``; a value past its view's TTL at ``as_of`` (default:
+    now) reads as null, ``OUTSIDE_MAX_AGE``."""
     now = to_micros(as_of) if as_of is not None else time.time_ns() // 1_000
-    columns: dict[str, list[Any]] = {}
-    stamps: dict[str, list[int | None]] = {}
+    read = PlanRead()
     requests = [(view.layout, view.features, encode_rows(view.layout, rows)) for view in plan.views]
     results = online.read_many(requests) if rows else []
     for index, view in enumerate(plan.views):
         result = results[index] if results else None
         event_ts = result.event_ts if result else []
-        stamps[view.layout.name] = event_ts
+        read.stamps[view.layout.name] = event_ts
         ttl = view.layout.ttl
-        expired: list[int] = []
+        expired = [False] * len(event_ts)
         if ttl:
             cutoff = now - ttl // timedelta(microseconds=1)
-            expired = [i for i, ts in enumerate(event_ts) if ts is not None and ts < cutoff]
+            expired = [ts is not None and ts < cutoff for ts in event_ts]
         for feature, output in zip(view.features, view.outputs):
             values = result.columns[feature] if result else []
-            for i in expired:
-                values[i] = None
+            statuses = [_status(ts, old, value) for ts, old, value in zip(event_ts, expired, values)]
+            values = [None if old else value for old, value in zip(expired, values)]
             if feature in view.counting:
                 values = [0 if v is None else v for v in values]
-            columns[output] = values
-    return columns, stamps
+            read.columns[output], read.statuses[output] = values, statuses
+    return read
 
 
 def get_online_features(
     online: OnlineStore, plan: ServingPlan, entity_rows: Any, as_of: datetime | None = None
 ) -> OnlineResponse:
     rows = _rows(entity_rows)
-    features, _ = read_plan(online, plan, rows, as_of)
-    columns: dict[str, list[Any]] = {}
-    for key in plan.join_keys:
-        columns[key] = [row.get(key) for row in rows]
+    # The instant TTLs are measured from, kept in the response to explain OUTSIDE_MAX_AGE.
+    if as_of is None:
+        instant = datetime.now(timezone.utc)
+    else:
+        instant = as_of.replace(tzinfo=timezone.utc) if as_of.tzinfo is None else as_of.astimezone(timezone.utc)
+    read = read_plan(online, plan, rows, instant)
+    columns: dict[str, list[Any]] = {key: [row.get(key) for row in rows] for key in plan.join_keys}
+    statuses: dict[str, list[FieldStatus]] = {}
+    stamps: dict[str, list[int | None]] = {}
+    sources: dict[str, ColumnSource] = {}
+    for view in plan.views:
+        for feature, output in zip(view.features, view.outputs):
+            layout = view.layout
+            sources[output] = ColumnSource(layout.name, layout.ttl, layout.dtype(feature), layout.join_keys)
+            stamps[output] = read.stamps[view.layout.name]
     for name in plan.output_order:
-        columns[name] = features[name]
-    return OnlineResponse(columns)
+        columns[name], statuses[name] = read.columns[name], read.statuses[name]
+    return OnlineResponse(columns, statuses, stamps, {name: sources[name] for name in plan.output_order}, instant, as_of is None)

@@ -13,6 +13,7 @@ import pytest
 from online.helpers import DAY0, T, open_store, simple_table, simple_view, user, write_tables
 from sqlfeat import FeatureStore, FeatureView, Field, FileSource
 from sqlfeat.online.base import ENTITYLESS_KEY, batch_keys, entity_key
+from sqlfeat.online.response import FieldStatus
 from sqlfeat.types import Float64, Int64
 
 DAYS = 6
@@ -71,6 +72,7 @@ def test_an_entityless_view_materializes_and_serves_every_entity_row(store):
     assert store.get_online_features(["global_stats:total_orders"], [{}], as_of=last + ttl).to_dict()["total_orders"] == [600]
     late = store.get_online_features(["global_stats:total_orders"], [{}], as_of=last + ttl + timedelta(microseconds=1))
     assert late.to_dict()["total_orders"] == [None]
+    assert late.statuses()["total_orders"] == [FieldStatus.OUTSIDE_MAX_AGE]
 
 
 def test_entityless_online_equals_offline_alone_and_mixed_with_an_entity_view(store):

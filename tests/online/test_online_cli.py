@@ -40,10 +40,11 @@ def test_quickstart_repo_is_fully_consistent_online(tmp_path, project, online_co
     assert "2,000/2,000 entities match (100.00%): consistent" in report
     assert "matched (100.00%)" in run(repo, "consistency", "--sample", "50", "-v", "user_profile")
 
-    output = run(repo, "get-online-features", "-f", "user_profile:country,user_profile:is_premium",
-                 "-f", "user_clicks_30d:click_count", "--entity", "user_id=1", "-e", "user_id=123456")  # fmt: skip
-    values = json.loads(output)
-    assert list(values) == ["user_id", "country", "is_premium", "click_count"]
+    result = CliRunner().invoke(cli, ["--chdir", str(repo), "get-online-features", "-f", "user_profile:country,user_profile:is_premium",
+                                      "-f", "user_clicks_30d:click_count", "--entity", "user_id=1", "-e", "user_id=123456"])  # fmt: skip
+    values = json.loads(result.stdout)
+    assert list(values) == ["user_id", "country", "country__status", "is_premium", "is_premium__status", "click_count",
+                            "click_count__status"]  # fmt: skip
     assert values["user_id"] == [1, 123456] and values["country"][1] is None
     assert isinstance(values["country"][0], str) and values["click_count"] == [None, None], "30-day TTL: expired now"
 
