@@ -33,6 +33,10 @@ def _print_plan(plan, console) -> None:
 
     for notice in plan.notices:
         console.print(f"[bold yellow]Online store changed:[/] {escape(notice)}")
+    for teardown in plan.teardowns:
+        if teardown.deleted_at:  # left by an earlier apply that could not reach the store
+            console.print(f"[bold yellow]Pending:[/] the online values of {escape(teardown.describe())}, deleted "
+                          f"{teardown.deleted_at}, are still there: apply deletes them")  # fmt: skip
     if plan.is_empty:
         console.print("No changes: the registry matches the definitions.")
         return
@@ -47,12 +51,27 @@ def _print_plan(plan, console) -> None:
 @click.command()
 @click.pass_context
 def apply(ctx: click.Context) -> None:
-    """Validate every definition file and write the registry (adds, changes, removes)."""
+    """Validate every definition file and write the registry (adds, changes, removes).
+
+    A deleted feature view's online values are deleted from the configured online store. If it
+    cannot be reached, the registry is still written, the deletion stays pending (the next apply
+    retries it) and the command exits 1.
+    """
+    from sqlfeat.errors import TeardownPendingError
+
     store = _store(ctx)
-    plan = store.apply()
     console = _console()
+    try:
+        plan = store.apply()
+    except TeardownPendingError as err:
+        if err.plan is not None:
+            _print_plan(err.plan, console)
+            console.print(f"Registry written to {store.config.registry_path}")
+        raise
     _print_plan(plan, console)
     console.print(f"Registry written to {store.config.registry_path}")
+    for teardown in plan.teardowns:
+        console.print(f"Deleted the online values of {teardown.describe()}", markup=False)
 
 
 @click.command()

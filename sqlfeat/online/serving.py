@@ -19,7 +19,7 @@ from sqlfeat.compiler import plan_retrieval, plan_view
 from sqlfeat.compiler.plan import split_reference
 from sqlfeat.definitions import Entity, FeatureView
 from sqlfeat.definitions.aggregation import COUNTING
-from sqlfeat.errors import EntityRowError, FeatureReferenceError
+from sqlfeat.errors import EntityRowError, FeatureReferenceError, TeardownPendingError
 from sqlfeat.online.base import ENTITYLESS_KEY, OnlineStore, OnlineView, entity_key, to_micros
 from sqlfeat.online.response import ColumnSource, FieldStatus, OnlineResponse
 from sqlfeat.types import UNDECLARED_KEY_TYPES, Family, FeatureType
@@ -45,12 +45,21 @@ class ServingPlan:
 
 def build_plan(
     project: str, views_by_name: Mapping[str, FeatureView], entities: Mapping[str, Entity], features: Sequence[str],
-    full_feature_names: bool,
+    full_feature_names: bool, pending: Mapping[str, str] | None = None,
 ) -> ServingPlan:  # fmt: skip
-    """Resolve ``features`` once (checked against the registered views) into what reads need."""
+    """Resolve ``features`` once (checked against the registered views) into what reads need.
+    ``pending``: views whose deleted namesake's online values are still in the store (view ->
+    where), which are refused rather than read."""
     plan = plan_retrieval(list(features), views_by_name, entities, full_feature_names)
     views = []
     for request in plan.views:
+        if pending and request.name in pending:
+            raise TeardownPendingError(
+                f"feature view {request.name!r} was deleted and re-created, but the online values of the deleted view "
+                f"are still in {pending[request.name]} (the apply that deleted it could not reach the store): "
+                f"sqlfeat does not serve them. Run `sqlfeat apply` (or materialize {request.name}) with the store "
+                "reachable to delete them first"
+            )
         if not request.view.online:
             raise FeatureReferenceError(
                 f"feature view {request.name!r} has online=False, so it is never materialized; set "
