@@ -126,7 +126,8 @@ def materialize_incremental(ctx: click.Context, end: str, views: tuple[str, ...]
          "Default: one row without keys (views without entities need none).",
 )  # fmt: skip
 @click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")
-@click.option("--as-of", "as_of", default=None, help=f"Measure TTLs from this instant instead of now. {_WHEN_HELP}")
+@click.option("--as-of", "as_of", default=None,
+              help=f"Read as of this instant instead of now: TTLs measured from it, newer records null. {_WHEN_HELP}")
 @click.option("--include-event-timestamps", is_flag=True, help="Add COLUMN__ts: each value's event time (epoch seconds).")
 @click.pass_context
 def get_online_features(ctx: click.Context, features, entities, full_feature_names: bool, as_of: str | None,

@@ -9,8 +9,8 @@ answers 0 for "no timestamp" (a join key, an entity the store does not have), sq
 
 Every value has a status, Feast's ``FieldStatus`` (same names and numbers): ``PRESENT``,
 ``NULL_VALUE`` (the record holds null), ``NOT_FOUND`` (no record for this entity),
-``OUTSIDE_MAX_AGE`` (the record is older than the view's TTL at the read's instant, so it reads as
-null). ``statuses()`` and ``event_timestamps()`` give them per column, and ``explain_nulls()``
+``OUTSIDE_MAX_AGE`` (the record is older than the view's TTL at the read's instant, or newer than
+a given ``as_of``: either way not the value of that time, so it reads as null). ``statuses()`` and ``event_timestamps()`` give them per column, and ``explain_nulls()``
 says in words why each null is null (the CLI prints it).
 """
 
@@ -194,6 +194,11 @@ class OnlineResponse:
         event = self._event_ts[column][row]
         when = from_micros(event).isoformat() if event is not None else "unknown"
         as_of = (self.as_of.isoformat() if self.as_of else "") + (" (now)" if self._now else "")
+        if event is not None and self.as_of is not None and not self._now and from_micros(event) > self.as_of:
+            return (
+                f"its event time {when} is after {as_of.strip()}: the online store keeps only the newest record, "
+                "so the value as of then is not online (get_historical_features has it)"
+            )
         return (
             f"its event time {when} is more than the view's ttl ({_duration(source.ttl)}) before {as_of.strip()}; "
             f"read it as of {when} (as_of=, or --as-of) to see the value it had then"

@@ -175,8 +175,11 @@ def _status(ts: int | None, expired: bool, value: Any) -> FieldStatus:
 
 def read_plan(online: OnlineStore, plan: ServingPlan, rows: list[Mapping[str, Any]], as_of: datetime | None = None) -> PlanRead:
     """Read every view of ``plan`` for ``rows``; a value past its view's TTL at ``as_of`` (default:
-    now) reads as null, ``OUTSIDE_MAX_AGE``."""
+    now), or newer than a given ``as_of``, reads as null, ``OUTSIDE_MAX_AGE``."""
     now = to_micros(as_of) if as_of is not None else time.time_ns() // 1_000
+    # As of a given instant, a record newer than it is not the value of that time (the store
+    # keeps only the newest): the point-in-time join's upper bound. Read now, it is served.
+    latest = now if as_of is not None else None
     read = PlanRead()
     requests = [(view.layout, view.features, encode_rows(view.layout, rows)) for view in plan.views]
     results = online.read_many(requests) if rows else []
@@ -185,10 +188,11 @@ def read_plan(online: OnlineStore, plan: ServingPlan, rows: list[Mapping[str, An
         event_ts = result.event_ts if result else []
         read.stamps[view.layout.name] = event_ts
         ttl = view.layout.ttl
-        expired = [False] * len(event_ts)
-        if ttl:
-            cutoff = now - ttl // timedelta(microseconds=1)
-            expired = [ts is not None and ts < cutoff for ts in event_ts]
+        cutoff = now - ttl // timedelta(microseconds=1) if ttl else None
+        expired = [
+            ts is not None and ((cutoff is not None and ts < cutoff) or (latest is not None and ts > latest))
+            for ts in event_ts
+        ]
         for feature, output in zip(view.features, view.outputs):
             values = result.columns[feature] if result else []
             statuses = [_status(ts, old, value) for ts, old, value in zip(event_ts, expired, values)]
@@ -208,7 +212,7 @@ def get_online_features(
         instant = datetime.now(timezone.utc)
     else:
         instant = as_of.replace(tzinfo=timezone.utc) if as_of.tzinfo is None else as_of.astimezone(timezone.utc)
-    read = read_plan(online, plan, rows, instant)
+    read = read_plan(online, plan, rows, as_of)
     columns: dict[str, list[Any]] = {key: [row.get(key) for row in rows] for key in plan.join_keys}
     statuses: dict[str, list[FieldStatus]] = {}
     stamps: dict[str, list[int | None]] = {}

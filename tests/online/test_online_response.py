@@ -59,6 +59,15 @@ def test_every_value_has_feasts_status(store):
     # Within the TTL the same record is PRESENT: the status follows the read's instant.
     fresh = store.get_online_features(["simple:value"], [{"user_id": 1}], as_of=FIRST + timedelta(days=1))
     assert fresh.to_dict()["value"] == [10] and fresh.statuses()["value"] == [PRESENT]
+    # As of before a record's event time it is not that time's value either, TTL or not.
+    early = store.get_online_features(["forever:value_text"], [{"user_id": 1}], as_of=FIRST - timedelta(microseconds=1))
+    assert early.to_dict()["value_text"] == [None] and early.statuses()["value_text"] == [OUTSIDE_MAX_AGE]
+    assert early.explain_nulls() == [
+        f"forever for user_id=1 is OUTSIDE_MAX_AGE: its event time {FIRST.isoformat()} is after "
+        f"{(FIRST - timedelta(microseconds=1)).isoformat()}: the online store keeps only the newest record, so the "
+        "value as of then is not online (get_historical_features has it)"
+    ]
+    assert store.get_online_features(["forever:value_text"], [{"user_id": 1}]).statuses()["value_text"] == [PRESENT]
 
 
 def test_to_dict_with_event_timestamps_is_feasts_shape(store):
