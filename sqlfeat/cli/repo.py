@@ -15,16 +15,33 @@ from sqlfeat.errors import UsageError
 from sqlfeat.warehouses import WAREHOUSES
 
 
+_SAMPLE_END_HELP = "The day the sample data ends (YYYY-MM-DD, UTC); default: today, so it is fresh for serving."
+
+
+def _day(value: str | None):
+    from datetime import datetime, timezone
+
+    if value is None:
+        return None
+    try:
+        day = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
+    return day if day.tzinfo else day.replace(tzinfo=timezone.utc)
+
+
 @click.command()
 @click.argument("name")
-def init(name: str) -> None:
+@click.option("--sample-end", default=None, metavar="DATE", help=_SAMPLE_END_HELP)
+def init(name: str, sample_end: str | None) -> None:
     """Create NAME/feature_repo: feature_store.yaml, example definitions and sample data.
 
-    Nothing is written if any of those files (or NAME/README.md) already exists.
+    The sample data covers the 180 days before today (or --sample-end). Nothing is written if any
+    of those files (or NAME/README.md) already exists.
     """
     from sqlfeat.scaffold import init_repo
 
-    repo = init_repo(Path(name))
+    repo = init_repo(Path(name), now=_day(sample_end))
     click.echo(f"Created feature repo {repo}\n\n  cd {repo}\n  sqlfeat apply\n")
 
 
@@ -193,7 +210,8 @@ def get_historical_features(ctx, entity_df, features, out, sql_out, full_feature
 @click.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--rows", default=5_000, show_default=True, help="Spine rows to build.")
-def quickstart(directory: str | None, rows: int) -> None:
+@click.option("--sample-end", default=None, metavar="DATE", help=_SAMPLE_END_HELP)
+def quickstart(directory: str | None, rows: int, sample_end: str | None) -> None:
     """Demo: init a repo with sample click data, apply, build a training set, summarize.
 
     DIRECTORY defaults to a new temporary folder.
@@ -205,7 +223,7 @@ def quickstart(directory: str | None, rows: int) -> None:
     target = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="sqlfeat-quickstart-")) / "my_store"
     console = _console()
     with console.status("Creating the repo, applying definitions, building the training set, materializing..."):
-        result = run_quickstart(target, rows)
+        result = run_quickstart(target, rows, now=_day(sample_end))
     frame = result.frame
     console.print(f"[bold green]Training set:[/] {result.rows} rows in {result.seconds:.2f} s (repo {result.repo})")
     nulls = ", ".join(f"{name} {int(frame[name].isna().sum())}" for name in result.features)
