@@ -179,12 +179,6 @@ class Registry(OnlineRecords):
         """What applying ``contents`` changes; ``partial`` keeps objects it does not mention.
         With ``target`` (the configured online store), views materialized elsewhere get a notice."""
         plan = RegistryPlan(based_on=self.fingerprints())
-        if target is not None:
-            for view, where in sorted(self.elsewhere(target).items()):
-                plan.notices.append(
-                    f"feature view {view} was materialized into {where}; the configured online store is "
-                    f"{target.describe()}: the next materialize-incremental backfills its full history"
-                )
         new_specs = {
             "entities": {e.name: e.to_spec() for e in contents.entities},
             "data_sources": {s.name: s.to_spec() for s in contents.data_sources},
@@ -202,6 +196,13 @@ class Registry(OnlineRecords):
             if not partial:
                 for name in sorted(current.keys() - new_specs[kind].keys()):
                     self.plan_removal(plan, kind, name, target)
+        if target is not None:
+            for view, where in sorted(self.elsewhere(target).items()):
+                if view in plan.specs["feature_views"]:  # a deleted view's change says where its values stay
+                    plan.notices.append(
+                        f"feature view {view} was materialized into {where}; the configured online store is "
+                        f"{target.describe()}: the next materialize-incremental backfills its full history"
+                    )
         self._plan_pending_teardowns(plan, target)
         return plan
 

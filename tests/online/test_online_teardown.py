@@ -181,6 +181,8 @@ def test_values_in_another_online_store_are_only_deleted_through_it(store, proje
     removal = next(c for c in plan.changes if c.name == "simple" and c.kind == "feature_views")
     assert "stay in sqlite online store" in removal.details[0] and "not the configured online store" in removal.details[0]
     assert plan.teardowns == [] and not (repo / "data" / "elsewhere.db").exists(), "the configured store is not touched"
+    assert not any("simple was materialized into" in n for n in plan.notices), "a deleted view is not to be backfilled"
+    assert any("other was materialized into" in n for n in plan.notices), "a kept one is"
     assert stored(store, project, "simple") == len(USERS), "the first store's values were not touched either"
     notice = next(n for n in moved.plan(_contents(moved, simple=False)).notices if "simple" in n)
     assert "still in sqlite online store" in notice and "apply whose online_store points there" in notice
