@@ -128,7 +128,7 @@ def materialize_incremental(ctx: click.Context, end: str, views: tuple[str, ...]
 @click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")
 @click.option("--as-of", "as_of", default=None,
               help=f"Read as of this instant instead of now: TTLs measured from it, newer records null. {_WHEN_HELP}")
-@click.option("--include-event-timestamps", is_flag=True, help="Add COLUMN__ts: each value's event time (epoch seconds).")
+@click.option("--include-event-timestamps", is_flag=True, help="Add COLUMN__ts: the values' event times (epoch seconds).")
 @click.pass_context
 def get_online_features(ctx: click.Context, features, entities, full_feature_names: bool, as_of: str | None,
                         include_event_timestamps: bool) -> None:  # fmt: skip

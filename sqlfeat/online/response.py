@@ -10,8 +10,9 @@ answers 0 for "no timestamp" (a join key, an entity the store does not have), sq
 Every value has a status, Feast's ``FieldStatus`` (same names and numbers): ``PRESENT``,
 ``NULL_VALUE`` (the record holds null), ``NOT_FOUND`` (no record for this entity),
 ``OUTSIDE_MAX_AGE`` (the record is older than the view's TTL at the read's instant, or newer than
-a given ``as_of``: either way not the value of that time, so it reads as null). ``statuses()`` and ``event_timestamps()`` give them per column, and ``explain_nulls()``
-says in words why each null is null (the CLI prints it).
+a given ``as_of``: either way not the value of that time, so it reads as null). ``statuses()``
+and ``event_timestamps()`` give them per column, and ``explain_nulls()`` says in words why each
+null is null (the CLI prints it).
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ class OnlineResponse:
         for name, values in self._columns.items():
             result[name] = list(values)
             if include_event_timestamps:
-                result[name + TIMESTAMP_POSTFIX] = [None if ts is None else ts // 1_000_000 for ts in self._event_ts[name]]
+                seconds = [None if ts is None else ts // 1_000_000 for ts in self._event_ts[name]]
+                result[name + TIMESTAMP_POSTFIX] = seconds
         return result
 
     def to_df(self, include_event_timestamps: bool = False) -> pd.DataFrame:
@@ -148,9 +150,13 @@ class OnlineResponse:
     def event_timestamps(self) -> dict[str, list[datetime | None]]:
         """Every column's event time per entity row, exact (aware, UTC); ``None`` where the store
         has no record (and for join keys)."""
-        return {name: [None if ts is None else from_micros(ts) for ts in values] for name, values in self._event_ts.items()}
+        return {
+            name: [None if ts is None else from_micros(ts) for ts in values] for name, values in self._event_ts.items()
+        }
 
-    def to_json(self, indent: int | None = 2, include_event_timestamps: bool = False, include_statuses: bool = False) -> str:
+    def to_json(
+        self, indent: int | None = 2, include_event_timestamps: bool = False, include_statuses: bool = False
+    ) -> str:
         """``to_dict()`` as strict JSON (see :func:`jsonable`): always parseable. With
         ``include_statuses``, each feature column ``c`` is followed by ``c__status`` (the status
         names); with ``include_event_timestamps``, by ``c__ts`` as in ``to_dict``."""
@@ -178,7 +184,7 @@ class OnlineResponse:
                     continue
                 key = tuple(self._columns[k][row] if k in self._columns else None for k in source.join_keys)
                 entity = ", ".join(f"{k}={v!r}" for k, v in zip(source.join_keys, key))
-                record = f"{source.view} for {entity}" if entity else f"{source.view} (no entities: one record for every row)"
+                record = f"{source.view} for {entity}" if entity else f"{source.view} (no entities: one record for all)"
                 if status is FieldStatus.NULL_VALUE:
                     lines.append(f"{name} of {record} is NULL_VALUE: the source row it was materialized from holds null")
                 elif (source.view, key) not in seen:  # every feature of a record shares its status

@@ -173,7 +173,9 @@ def _status(ts: int | None, expired: bool, value: Any) -> FieldStatus:
     return FieldStatus.NULL_VALUE if value is None else FieldStatus.PRESENT
 
 
-def read_plan(online: OnlineStore, plan: ServingPlan, rows: list[Mapping[str, Any]], as_of: datetime | None = None) -> PlanRead:
+def read_plan(
+    online: OnlineStore, plan: ServingPlan, rows: list[Mapping[str, Any]], as_of: datetime | None = None
+) -> PlanRead:
     """Read every view of ``plan`` for ``rows``; a value past its view's TTL at ``as_of`` (default:
     now), or newer than a given ``as_of``, reads as null, ``OUTSIDE_MAX_AGE``."""
     now = to_micros(as_of) if as_of is not None else time.time_ns() // 1_000
@@ -224,4 +226,5 @@ def get_online_features(
             stamps[output] = read.stamps[view.layout.name]
     for name in plan.output_order:
         columns[name], statuses[name] = read.columns[name], read.statuses[name]
-    return OnlineResponse(columns, statuses, stamps, {name: sources[name] for name in plan.output_order}, instant, as_of is None)
+    ordered = {name: sources[name] for name in plan.output_order}
+    return OnlineResponse(columns, statuses, stamps, ordered, instant, now=as_of is None)

@@ -73,6 +73,8 @@ def test_an_entityless_view_materializes_and_serves_every_entity_row(store):
     late = store.get_online_features(["global_stats:total_orders"], [{}], as_of=last + ttl + timedelta(microseconds=1))
     assert late.to_dict()["total_orders"] == [None]
     assert late.statuses()["total_orders"] == [FieldStatus.OUTSIDE_MAX_AGE]
+    [why] = late.explain_nulls()
+    assert why.startswith(f"global_stats (no entities: one record for all) is OUTSIDE_MAX_AGE: its event time {last.isoformat()}")
 
 
 def test_entityless_online_equals_offline_alone_and_mixed_with_an_entity_view(store):
