@@ -16,8 +16,10 @@
     │   └── EntityRowError       an online entity row lacks a join key or has a key of the wrong type
     ├── WarehouseError           the warehouse failed running compiled SQL (``.sql`` holds it)
     └── OnlineStoreError         the online store is unreachable, or failed a read or a write
-        └── RejectedEntitiesError a run wrote what it could; the store refused some entities (a
-                                 size limit), which no rerun writes (``.report`` is the run's)
+        ├── RejectedEntitiesError a run wrote what it could; the store refused some entities (a
+        │                        size limit), which no rerun writes (``.report`` is the run's)
+        └── TeardownPendingError the online values of deleted views are not deleted yet (the store
+                                 was unreachable); the registry records them, apply retries
 
 Each message names the offending object and says how to fix it. Messages never carry SQL text
 (a ``WarehouseError`` keeps it in ``.sql``) and never a secret.
@@ -39,6 +41,7 @@ __all__ = [
     "RejectedEntitiesError",
     "SchemaMismatchError",
     "SqlfeatError",
+    "TeardownPendingError",
     "UsageError",
     "WarehouseError",
 ]
@@ -127,3 +130,17 @@ class RejectedEntitiesError(OnlineStoreError):
     def __init__(self, message: str, report: Any = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class TeardownPendingError(OnlineStoreError):
+    """The online values of deleted feature views could not be deleted (the online store failed).
+
+    The registry records them as pending teardowns, so the fact is never lost: the next ``apply``
+    (or a materialization of a re-created view of the same name) deletes them, and until then
+    ``get_online_features`` refuses a re-created view rather than serve them. ``plan`` is the
+    ``RegistryPlan`` that was applied, when an apply raised it.
+    """
+
+    def __init__(self, message: str, plan: Any = None) -> None:
+        super().__init__(message)
+        self.plan = plan

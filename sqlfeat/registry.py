@@ -1,7 +1,9 @@
 """The registry: applied definitions as readable JSON, each with a content fingerprint, plus
 materialization records (watermarks). ``plan`` diffs a repo against it and says which changes
 invalidate data already materialized online (a removed or retyped field must be
-re-materialized). Its raw JSON is private: other modules read and write it through methods.
+re-materialized). A deleted view that was materialized leaves a pending teardown (its online
+values, in the store its watermark names) until they are deleted. Its raw JSON is private: other
+modules read and write it through methods.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView, SavedDataset, fingerprint, source_from_spec
 from sqlfeat.errors import RegistryError
+from sqlfeat.registry_online import OnlineRecords, OnlineTarget, Teardown, now as _now
 from sqlfeat.repo import RepoContents
+
+__all__ = ["Change", "OnlineTarget", "Registry", "RegistryPlan", "Teardown"]
 
 FORMAT = "sqlfeat-registry/1"
 KINDS = ("entities", "data_sources", "feature_views", "feature_services")
@@ -26,26 +30,11 @@ _LOADERS = {
 }  # fmt: skip
 _SINGULAR = {"entities": "entity", "data_sources": "data source", "feature_views": "feature view", "feature_services": "feature service"}
 # Records beside the definitions, which apply never removes.
-RECORDS = ("materializations", "saved_datasets")
+RECORDS = ("materializations", "teardowns", "saved_datasets")
 
 
 # How long an apply or a materialization waits for another one to release the registry.
 LOCK_TIMEOUT_SECONDS = 120
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-class OnlineTarget(NamedTuple):
-    """Where materialized values live: the project (its key prefix) and the online store (host,
-    port, database, path or table: never a secret). A watermark belongs to one target."""
-
-    project: str
-    store: str
-
-    def describe(self) -> str:
-        return f"{self.store} (project {self.project})"
 
 
 @dataclass(frozen=True)
@@ -77,6 +66,9 @@ class RegistryPlan:
     # The definitions' fingerprints this plan was made against: apply refuses to write over
     # definitions that changed meanwhile (another apply ran).
     based_on: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Online values of deleted views that apply deletes from the configured online store: views
+    # this plan deletes, and deletions an earlier apply could not finish.
+    teardowns: list[Teardown] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -98,8 +90,8 @@ def _fields(spec: dict[str, Any]) -> dict[str, str]:
     return {f["name"]: f["dtype"] for f in spec["schema"]}
 
 
-class Registry:
-    """The JSON registry file of one project.
+class Registry(OnlineRecords):
+    """The JSON registry file of one project (its online bookkeeping: ``registry_online.py``).
 
     Reads see the file as it was when the object was made (or last reloaded). Every write goes
     through ``transaction()``: under an exclusive lock on ``<registry>.lock`` the file is read
@@ -189,65 +181,11 @@ class Registry:
         record = self.data[kind].get(name)
         return record["fingerprint"] if record else None
 
-    # -- materializations -------------------------------------------------------------------
-    def materialization(self, view: str) -> dict[str, Any] | None:
-        """The last recorded materialization of ``view`` (into whichever online store), a copy."""
-        record = self.data["materializations"].get(view)
-        return dict(record) if record else None
-
-    def materialized_views(self) -> list[str]:
-        return sorted(self.data["materializations"])
-
-    @staticmethod
-    def _target_of(record: dict[str, Any]) -> OnlineTarget | None:
-        if not record.get("project") or not record.get("store_at"):
-            return None  # recorded before watermarks named their target: counts for none
-        return OnlineTarget(record["project"], record["store_at"])
-
-    def watermark(self, view: str, target: OnlineTarget) -> datetime | None:
-        """How far ``view`` is materialized into ``target`` (``None``: not at all). A watermark
-        recorded for another project or another online store does not count."""
-        record = self.data["materializations"].get(view, {})
-        if not record.get("watermark") or self._target_of(record) != target:
-            return None
-        return datetime.fromisoformat(record["watermark"])
-
-    def record_materialization(
-        self, view: str, *, store: str, target: OnlineTarget, start: datetime | None, end: datetime, rows: int,
-        seconds: float,
-    ) -> None:  # fmt: skip
-        """Record a successful run of ``view``; its watermark never moves back for the same target."""
-        previous = self.watermark(view, target)
-        mark = max(end, previous) if previous else end
-        self.data["materializations"][view] = {
-            "watermark": mark.isoformat(), "last_start": start.isoformat() if start else None,
-            "last_end": end.isoformat(), "rows": rows, "seconds": round(seconds, 3), "store": store,
-            "project": target.project, "store_at": target.store, "materialized_at": _now(),
-        }  # fmt: skip
-
-    def elsewhere(self, target: OnlineTarget) -> dict[str, str]:
-        """Views materialized into another target than ``target``: view -> where they were."""
-        found = {}
-        for view, record in self.data["materializations"].items():
-            where = self._target_of(record)
-            if where != target:
-                found[view] = where.describe() if where else "an online store recorded before targets were named"
-        return found
-
-    def forget_materialization(self, view: str) -> None:
-        self.data["materializations"].pop(view, None)
-
     # -- planning ---------------------------------------------------------------------------
     def plan(self, contents: RepoContents, partial: bool = False, target: OnlineTarget | None = None) -> RegistryPlan:
         """What applying ``contents`` changes; ``partial`` keeps objects it does not mention.
         With ``target`` (the configured online store), views materialized elsewhere get a notice."""
         plan = RegistryPlan(based_on=self.fingerprints())
-        if target is not None:
-            for view, where in sorted(self.elsewhere(target).items()):
-                plan.notices.append(
-                    f"feature view {view} was materialized into {where}; the configured online store is "
-                    f"{target.describe()}: the next materialize-incremental backfills its full history"
-                )
         new_specs = {
             "entities": {e.name: e.to_spec() for e in contents.entities},
             "data_sources": {s.name: s.to_spec() for s in contents.data_sources},
@@ -264,10 +202,16 @@ class Registry:
                 elif fingerprint(spec) != fingerprint(current[name]):
                     plan.changes.append(self._change(kind, name, current[name], spec))
             if not partial:
-                for name in current.keys() - new_specs[kind].keys():
-                    materialized = kind == "feature_views" and name in self.data["materializations"]
-                    details = ("its online values are orphaned: remove them with the online store",) if materialized else ()
-                    plan.changes.append(Change(kind, name, "remove", details))
+                for name in sorted(current.keys() - new_specs[kind].keys()):
+                    self.plan_removal(plan, kind, name, target)
+        if target is not None:
+            for view, where in sorted(self.elsewhere(target).items()):
+                if view in plan.specs["feature_views"]:  # a deleted view's change says where its values stay
+                    plan.notices.append(
+                        f"feature view {view} was materialized into {where}; the configured online store is "
+                        f"{target.describe()}: the next materialize-incremental backfills its full history"
+                    )
+        self._plan_pending_teardowns(plan, target)
         return plan
 
     # -- feature services ---------------------------------------------------------------------
@@ -300,6 +244,36 @@ class Registry:
     def record_saved_dataset(self, dataset: SavedDataset) -> None:
         """Record ``dataset`` (call inside ``transaction()``); a record of the same name is replaced."""
         self.data["saved_datasets"][dataset.name] = json.loads(json.dumps(dataset.to_spec(), default=str))
+
+    def plan_removal(self, plan: RegistryPlan, kind: str, name: str, target: OnlineTarget | None) -> None:
+        """Add the deletion of ``name`` to ``plan``; for a materialized view, say what happens to
+        its online values: deleted by apply from the configured store, or kept as pending."""
+        plan.specs[kind].pop(name, None)
+        if name not in self.data[kind]:
+            return
+        record = self.data["materializations"].get(name) if kind == "feature_views" else None
+        details: tuple[str, ...] = ()
+        where = self._target_of(record) if record else None
+        if record and where is None:
+            details = ("its online values, in an online store recorded before sqlfeat named stores, stay there: "
+                       "delete them with that store's tools",)  # fmt: skip
+        elif where is not None and where == target:
+            details = (f"apply deletes its online values from {where.describe()}",)
+            plan.teardowns.append(Teardown(name, where, ""))
+        elif where is not None:
+            details = (f"its online values stay in {where.describe()}, which is not the configured online store: "
+                       "recorded as pending deletion, done by an apply whose online_store points there",)  # fmt: skip
+        plan.changes.append(Change(kind, name, "remove", details))
+
+    def _plan_pending_teardowns(self, plan: RegistryPlan, target: OnlineTarget | None) -> None:
+        for teardown in self.pending_teardowns():
+            if teardown.target == target:
+                plan.teardowns.append(teardown)
+            else:
+                plan.notices.append(
+                    f"the online values of deleted feature view {teardown.view} are still in "
+                    f"{teardown.target.describe()}: an apply whose online_store points there deletes them"
+                )
 
     def _change(self, kind: str, name: str, old: dict, new: dict) -> Change:
         if kind == "feature_services":
@@ -385,6 +359,7 @@ class Registry:
             self.data["materializations"].pop(name, None)
         for name in list(self.data["materializations"]):
             if name not in self.data["feature_views"]:
+                self._schedule_teardown(name, now)
                 del self.data["materializations"][name]
         self.data["last_updated"] = now
 

@@ -7,6 +7,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from sqlfeat.files import write_text_atomic
 REPO = "feature_repo"
 
 
-def init_repo(target: Path, project: str | None = None, users: int = 1_000, spine_rows: int = 5_000) -> Path:
+def init_repo(
+    target: Path, project: str | None = None, users: int = 1_000, spine_rows: int = 5_000, now: datetime | None = None
+) -> Path:
     """Write ``target/README.md`` and ``target/feature_repo`` (config, definitions, sample data);
-    return the repo path.
+    return the repo path. The sample data ends on the day of ``now`` (default: today, UTC).
 
     Nothing is written when a file it would write already exists (they are all named) or when
     ``feature_repo`` already holds files; a failure part way removes what this call wrote, so a
@@ -26,7 +29,7 @@ def init_repo(target: Path, project: str | None = None, users: int = 1_000, spin
     """
     from jinja2 import Template
 
-    from sqlfeat.sample_data import SAMPLE_FILES, write_sample_data
+    from sqlfeat.sample_data import SAMPLE_FILES, sample_end, write_sample_data
 
     target = Path(target)
     project = project or re.sub(r"[^A-Za-z0-9_]", "_", target.resolve().name)
@@ -42,7 +45,7 @@ def init_repo(target: Path, project: str | None = None, users: int = 1_000, spin
             write_text_atomic(target / rel, text)
             written.append(target / rel)
         written.extend(target / rel for rel in planned[len(texts):])
-        write_sample_data(repo / "data", users=users, spine_rows=spine_rows)
+        write_sample_data(repo / "data", users=users, spine_rows=spine_rows, end=sample_end(now))
     except BaseException:
         # Every planned file was missing when we checked: what exists now is this call's.
         for path in written:
@@ -120,16 +123,18 @@ QUICKSTART_FEATURES = [
 ]
 
 
-def run_quickstart(target: Path, spine_rows: int = 5_000) -> QuickstartResult:
-    """init -> apply -> point-in-time training set, written next to the repo's data."""
+def run_quickstart(target: Path, spine_rows: int = 5_000, now: datetime | None = None) -> QuickstartResult:
+    """init -> apply -> point-in-time training set, written next to the repo's data; then
+    materialized up to where the sample data ends (the day of ``now``, default today) and read back."""
     import pandas as pd
 
     from sqlfeat.dataset_files import write_training_set
-    from sqlfeat.sample_data import END
+    from sqlfeat.sample_data import sample_end
     from sqlfeat.store import FeatureStore
 
     started = time.perf_counter()
-    repo = init_repo(Path(target), spine_rows=spine_rows)
+    end = sample_end(now)
+    repo = init_repo(Path(target), spine_rows=spine_rows, now=end.to_pydatetime())
     with FeatureStore(repo_path=repo) as store:
         store.apply()
         spine = pd.read_parquet(repo / "data" / "spine.parquet")
@@ -137,7 +142,7 @@ def run_quickstart(target: Path, spine_rows: int = 5_000) -> QuickstartResult:
         frame = job.to_df()
         sql = job.sql
         # Serving: the same definitions, materialized into the online store (SQLite), then read back.
-        as_of = END.to_pydatetime()
+        as_of = end.to_pydatetime()
         report = store.materialize_incremental(as_of)
         online = store.get_online_features(QUICKSTART_FEATURES[:2], [{"user_id": 1}, {"user_id": 2}], as_of=as_of)
         consistency = store.check_consistency()

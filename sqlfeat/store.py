@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sqlfeat.online import OnlineStore
     from sqlfeat.online.consistency import ConsistencyReport
     from sqlfeat.online.materialize import MaterializationReport, ProgressHook
-    from sqlfeat.online.serving import OnlineResponse
+    from sqlfeat.online.response import OnlineResponse
     from sqlfeat.retrieval import RetrievalJob
     from sqlfeat.warehouses.base import Dialect, OfflineStore
 
@@ -115,7 +115,12 @@ class FeatureStore:
         objects_to_delete: Sequence[Any] | None = None,
         partial: bool = True,
     ) -> RegistryPlan:
-        """Register ``objects`` (Feast's signature); with no objects, sync the whole repo."""
+        """Register ``objects`` (Feast's signature); with no objects, sync the whole repo.
+
+        Deleting a materialized view deletes its online values from the configured online store
+        (``sqlfeat/online/teardown.py``); if the store fails, the registry is still written, the
+        deletion stays recorded as pending (retried by the next apply) and ``TeardownPendingError``
+        is raised."""
         if objects is None:
             contents, partial = self.load_repo(), False
         else:
@@ -123,9 +128,12 @@ class FeatureStore:
         plan = self.registry.plan(self._resolve(contents), partial=partial, target=self.online_target)
         for obj in objects_to_delete or ():
             kind = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}.get(type(obj), "data_sources")
-            plan.specs[kind].pop(obj.name, None)
+            self.registry.plan_removal(plan, kind, obj.name, self.online_target)
         self._validate(plan)
         self.registry.apply(plan)
+        from sqlfeat.online.teardown import run_teardowns
+
+        run_teardowns(self, plan=plan)
         return plan
 
     def _resolve(self, contents: RepoContents) -> RepoContents:
@@ -346,7 +354,10 @@ class FeatureStore:
         if cached is None or cached[0] is not registry:
             if len(plans) > 256:
                 plans.clear()
-            plan = serving.build_plan(self.project, registry.feature_views(), registry.entities(), key[0], full_feature_names)
+            from sqlfeat.online.teardown import pending_views
+
+            plan = serving.build_plan(self.project, registry.feature_views(), registry.entities(), key[0], full_feature_names,
+                                      pending_views(registry, self.online_target))  # fmt: skip
             cached = plans[key] = (registry, plan)
         return serving.get_online_features(self.online_store, cached[1], entity_rows, as_of)
 

@@ -73,9 +73,11 @@ def test_online_json_is_strict_and_lossless(tmp_path):
             "-e", "user_id=2", "-e", "user_id=3"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    parsed = json.loads(result.output, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
-    assert parsed["big"] == [BIG, None, -BIG]
+    # stdout is the JSON; why a value is null goes to stderr.
+    parsed = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
+    assert parsed["big"] == [BIG, None, -BIG] and parsed["big__status"] == ["PRESENT", "NULL_VALUE", "PRESENT"]
     assert parsed["ratio"] == ["NaN", "Infinity", "-Infinity"]
+    assert "big of exact for user_id=2 is NULL_VALUE" in result.stderr
 
 
 def test_a_naive_timestamp_join_key_is_utc_online(tmp_path):

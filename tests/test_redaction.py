@@ -112,7 +112,7 @@ def test_registry_catalog_and_check_reports_hold_no_secret(tmp_path, redis_url):
 
     password = "Zq9!'\\@secret pass"
     host_port = redis_url.split("//")[1].split("/")[0]
-    init = CliRunner().invoke(cli, ["init", str(tmp_path / "shop")])
+    init = CliRunner().invoke(cli, ["init", str(tmp_path / "shop"), "--sample-end", "2024-02-01"])
     assert init.exit_code == 0, init.output
     root = tmp_path / "shop" / "feature_repo"
     config = yaml.safe_load((root / "feature_store.yaml").read_text())

@@ -98,15 +98,23 @@ def test_seed_snippets_run_with_only_the_import_changed(tmp_path, online_store, 
         (repo / extra).unlink()
     (repo / "user_features.py").write_text(SEED_DEFINITIONS)
     assert "+ feature view user_clicks_30d" in run(["apply"], repo)
-    subprocess.run([sys.executable, "-c", SEED_TRAINING], cwd=repo.parent, check=True)
+    # `sqlfeat init`'s sample data covers the 180 days before today: the snippet's training rows
+    # are moved into it (its code is otherwise run as written).
+    clicks = pd.read_parquet(repo / "data" / "user_clicks.parquet")
+    end = clicks.event_time.max().floor("D") + pd.Timedelta(days=1)
+    assert end == pd.Timestamp.now(tz="UTC").floor("D"), "the sample data ends today"
+    days = [(end - pd.Timedelta(days=d)).strftime("%Y-%m-%d") for d in (3, 2, 1)]
+    training_code = SEED_TRAINING.replace("'2024-01-01', '2024-01-02', '2024-01-03'", ", ".join(map(repr, days)))
+    assert training_code != SEED_TRAINING
+    subprocess.run([sys.executable, "-c", training_code], cwd=repo.parent, check=True)
     training = pd.read_parquet(repo.parent / "training.parquet")
     assert list(training.columns) == ["user_id", "event_time", "label", "click_count", "avg_dwell_seconds", "top_category"]
-    clicks = pd.read_parquet(repo / "data" / "user_clicks.parquet")
     for row in training.itertuples():
         t = pd.Timestamp(row.event_time, tz="UTC")
         seen = clicks[(clicks.user_id == row.user_id) & (clicks.event_time <= t) & (clicks.event_time >= t - pd.Timedelta(days=30))]
-        latest = seen.sort_values("event_time").tail(1)
-        assert row.click_count == latest.click_count.iloc[0], "must be the latest value at or before the row's time"
+        # The seed's source has no created_timestamp_column: a correction at the same event time ties.
+        latest = seen[seen.event_time == seen.event_time.max()]
+        assert row.click_count in set(latest.click_count), "must be the latest value at or before the row's time"
 
     # Serving, as the seed does it: materialize-incremental up to now, then read user 42 online.
     from datetime import datetime, timezone
@@ -115,8 +123,12 @@ def test_seed_snippets_run_with_only_the_import_changed(tmp_path, online_store, 
     assert "user_clicks_30d" in run(["materialize-incremental", now], repo)
     printed = subprocess.run([sys.executable, "-c", SEED_ONLINE], cwd=repo.parent, check=True,
                              capture_output=True, text=True).stdout
-    # The sample data ends on 2024-02-01, so today every value is past the 30-day TTL: read as null.
-    assert printed.strip() == "[[None, None]]"
+    # The sample data ends today, so user 42's newest row is inside the 30-day TTL: it is served.
+    served = eval(printed.strip())  # noqa: S307 - the snippet prints a list literal
+    mine = clicks[(clicks.user_id == 42) & (clicks.event_time >= pd.Timestamp(now, tz="UTC") - pd.Timedelta(days=30))]
+    newest = mine[mine.event_time == mine.event_time.max()]
+    assert not newest.empty and served[0][0] in set(newest.click_count), (served, newest)
+    assert served[0][1] == pytest.approx(float(newest.avg_dwell_seconds[newest.click_count == served[0][0]].iloc[0]))
     assert "0 mismatched" in run(["consistency"], repo)
 
 
@@ -131,7 +143,8 @@ def _drop_redis_keys(url: str, project: str) -> None:
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    run(["init", str(tmp_path / "shop")], tmp_path)
+    """A repo whose sample data ends on a fixed day: the spines below are written against it."""
+    run(["init", str(tmp_path / "shop"), "--sample-end", "2024-02-01"], tmp_path)
     repo = tmp_path / "shop" / "feature_repo"
     run(["apply"], repo)
     return repo
@@ -204,6 +217,23 @@ def test_quickstart_builds_a_training_set(tmp_path):
     frame = pd.read_parquet(tmp_path / "demo" / "feature_repo" / "data" / "training.parquet")
     assert len(frame) == 2000 and frame["click_count"].notna().mean() > 0.9
     assert (tmp_path / "demo" / "feature_repo" / "data" / "training.sql").read_text().startswith("WITH")
+
+
+def test_quickstart_is_deterministic_for_a_given_day_and_ends_on_it(tmp_path):
+    from datetime import datetime, timezone
+
+    from sqlfeat.scaffold import run_quickstart
+
+    now = datetime(2024, 2, 1, 15, 30, tzinfo=timezone.utc)  # any time of that day: data ends at its 00:00 UTC
+    first, second = run_quickstart(tmp_path / "a", 300, now=now), run_quickstart(tmp_path / "b", 300, now=now)
+    pd.testing.assert_frame_equal(first.frame, second.frame)
+    assert first.online_example == second.online_example
+    assert all(v is not None for values in first.online_example.values() for v in values), first.online_example
+    assert first.consistency.ok and [v.as_of for v in first.consistency.views] == [datetime(2024, 2, 1, tzinfo=timezone.utc)] * 2
+    clicks = pd.read_parquet(first.repo / "data" / "user_clicks.parquet")
+    assert pd.Timestamp("2024-01-31", tz="UTC") <= clicks.event_time.max() < pd.Timestamp("2024-02-01", tz="UTC")
+    bad = CliRunner().invoke(cli, ["init", str(tmp_path / "c"), "--sample-end", "yesterday"])
+    assert bad.exit_code == 2 and "'yesterday' is not a date" in bad.output and not (tmp_path / "c").exists()
 
 
 def test_help_teaches():
@@ -287,7 +317,7 @@ def test_init_refuses_an_existing_readme_naming_it(tmp_path):
 def test_init_that_fails_part_way_leaves_nothing_behind(tmp_path, monkeypatch):
     import sqlfeat.sample_data
 
-    def broken(users, rng):
+    def broken(*args):
         raise MemoryError("the sample data did not fit")
 
     monkeypatch.setattr(sqlfeat.sample_data, "user_profile", broken)

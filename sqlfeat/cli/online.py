@@ -122,21 +122,36 @@ def materialize_incremental(ctx: click.Context, end: str, views: tuple[str, ...]
 @click.option("--features", "-f", multiple=True, help="view:feature[,view:feature...]")
 @click.option("--feature-service", "service", default=None, help="A registered FeatureService: its features (instead of -f).")
 @click.option(
-    "--entity", "-e", "entities", multiple=True, required=True,
-    help="One entity row: KEY=VALUE[,KEY=VALUE]; repeat for more rows. 42 is an integer, '\"42\"' a string.",
+    "--entity", "-e", "entities", multiple=True,
+    help="One entity row: KEY=VALUE[,KEY=VALUE]; repeat for more rows. 42 is an integer, '\"42\"' a string. "
+         "Default: one row without keys (views without entities need none).",
 )  # fmt: skip
 @click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")
+@click.option("--as-of", "as_of", default=None,
+              help=f"Read as of this instant instead of now: TTLs measured from it, newer records null. {_WHEN_HELP}")
+@click.option("--include-event-timestamps", is_flag=True, help="Add COLUMN__ts: the values' event times (epoch seconds).")
 @click.pass_context
-def get_online_features(ctx: click.Context, features, service, entities, full_feature_names: bool) -> None:
-    """Print the online values of FEATURES for the given entities as JSON (Feast's to_dict shape).
+def get_online_features(ctx: click.Context, features, service, entities, full_feature_names: bool, as_of: str | None,
+                        include_event_timestamps: bool) -> None:  # fmt: skip
+    """Print the online values of FEATURES (or a --feature-service) as JSON: Feast's to_dict shape,
+    and after each feature FEATURE__status (PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE).
+
+    Why each null is null goes to stderr: no record, a null in the source, or a record older than
+    its view's TTL (its event time and the TTL; --as-of reads it as of an earlier instant).
 
     \b
     Example:
       sqlfeat get-online-features -f user_clicks_30d:click_count --entity user_id=42 --entity user_id=7
+      sqlfeat get-online-features -f user_clicks_30d:click_count -e user_id=42 --as-of 2024-02-01
     """
     store = _store(ctx)
-    response = store.get_online_features(features_or_service(store, features, service), _entity_rows(entities), full_feature_names)
-    click.echo(response.to_json())
+    rows = _entity_rows(entities) if entities else [{}]
+    when = _when(as_of) if as_of is not None else None
+    response = store.get_online_features(features_or_service(store, features, service), rows, full_feature_names, as_of=when)
+    click.echo(response.to_json(include_event_timestamps=include_event_timestamps, include_statuses=True))
+    reasons = response.explain_nulls()
+    if reasons:
+        click.echo("Null values:\n" + "\n".join(f"  {line}" for line in reasons), err=True)
 
 
 @click.command("consistency")

@@ -16,16 +16,33 @@ from sqlfeat.errors import UsageError
 from sqlfeat.warehouses import WAREHOUSES
 
 
+_SAMPLE_END_HELP = "The day the sample data ends (YYYY-MM-DD, UTC); default: today, so it is fresh for serving."
+
+
+def _day(value: str | None):
+    from datetime import datetime, timezone
+
+    if value is None:
+        return None
+    try:
+        day = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
+    return day if day.tzinfo else day.replace(tzinfo=timezone.utc)
+
+
 @click.command()
 @click.argument("name")
-def init(name: str) -> None:
+@click.option("--sample-end", default=None, metavar="DATE", help=_SAMPLE_END_HELP)
+def init(name: str, sample_end: str | None) -> None:
     """Create NAME/feature_repo: feature_store.yaml, example definitions and sample data.
 
-    Nothing is written if any of those files (or NAME/README.md) already exists.
+    The sample data covers the 180 days before today (or --sample-end). Nothing is written if any
+    of those files (or NAME/README.md) already exists.
     """
     from sqlfeat.scaffold import init_repo
 
-    repo = init_repo(Path(name))
+    repo = init_repo(Path(name), now=_day(sample_end))
     click.echo(f"Created feature repo {repo}\n\n  cd {repo}\n  sqlfeat apply\n")
 
 
@@ -34,6 +51,10 @@ def _print_plan(plan, console) -> None:
 
     for notice in plan.notices:
         console.print(f"[bold yellow]Online store changed:[/] {escape(notice)}")
+    for teardown in plan.teardowns:
+        if teardown.deleted_at:  # left by an earlier apply that could not reach the store
+            console.print(f"[bold yellow]Pending:[/] the online values of {escape(teardown.describe())}, deleted "
+                          f"{teardown.deleted_at}, are still there: apply deletes them")  # fmt: skip
     if plan.is_empty:
         console.print("No changes: the registry matches the definitions.")
         return
@@ -48,12 +69,27 @@ def _print_plan(plan, console) -> None:
 @click.command()
 @click.pass_context
 def apply(ctx: click.Context) -> None:
-    """Validate every definition file and write the registry (adds, changes, removes)."""
+    """Validate every definition file and write the registry (adds, changes, removes).
+
+    A deleted feature view's online values are deleted from the configured online store. If it
+    cannot be reached, the registry is still written, the deletion stays pending (the next apply
+    retries it) and the command exits 1.
+    """
+    from sqlfeat.errors import TeardownPendingError
+
     store = _store(ctx)
-    plan = store.apply()
     console = _console()
+    try:
+        plan = store.apply()
+    except TeardownPendingError as err:
+        if err.plan is not None:
+            _print_plan(err.plan, console)
+            console.print(f"Registry written to {store.config.registry_path}")
+        raise
     _print_plan(plan, console)
     console.print(f"Registry written to {store.config.registry_path}")
+    for teardown in plan.teardowns:
+        console.print(f"Deleted the online values of {teardown.describe()}", markup=False)
 
 
 @click.command()
@@ -235,7 +271,8 @@ def get_historical_features(ctx, entity_df, start_date, end_date, features, serv
 @click.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--rows", default=5_000, show_default=True, help="Spine rows to build.")
-def quickstart(directory: str | None, rows: int) -> None:
+@click.option("--sample-end", default=None, metavar="DATE", help=_SAMPLE_END_HELP)
+def quickstart(directory: str | None, rows: int, sample_end: str | None) -> None:
     """Demo: init a repo with sample click data, apply, build a training set, summarize.
 
     DIRECTORY defaults to a new temporary folder.
@@ -247,7 +284,7 @@ def quickstart(directory: str | None, rows: int) -> None:
     target = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="sqlfeat-quickstart-")) / "my_store"
     console = _console()
     with console.status("Creating the repo, applying definitions, building the training set, materializing..."):
-        result = run_quickstart(target, rows)
+        result = run_quickstart(target, rows, now=_day(sample_end))
     frame = result.frame
     console.print(f"[bold green]Training set:[/] {result.rows} rows in {result.seconds:.2f} s (repo {result.repo})")
     nulls = ", ".join(f"{name} {int(frame[name].isna().sum())}" for name in result.features)

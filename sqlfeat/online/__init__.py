@@ -8,7 +8,10 @@
 - ``base.py``: what every store does and shares (record layout, keys, ``WriteResult`` and
   ``Rejection``: what a store reports of a batch, entities it cannot hold included).
 - ``materialize.py``: latest-values SQL from the warehouse, streamed into a store; watermarks.
+- ``teardown.py``: deleting the online values of views ``apply`` deleted (pending until done).
 - ``serving.py``: ``get_online_features``: batched reads, TTL enforced at read time.
+- ``response.py``: ``OnlineResponse`` (Feast's ``to_dict`` / ``to_df`` / ``to_arrow``) and a
+  ``FieldStatus`` per value.
 - ``consistency.py``: online values against the point-in-time result at the watermark.
 
 Adding a store is adding its file and its line in ``STORES``.

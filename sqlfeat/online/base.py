@@ -8,7 +8,10 @@ since the epoch, UTC) and created time (``:cts``). Records are addressed by
 
 where the entity key is the join-key values in the view's join-key order, joined by ``,`` (a
 ``,`` or ``\\`` inside a string value of a composite key is escaped with ``\\``): ``42``,
-``42,DE``. ``:`` cannot occur in project or view names, so addresses never collide.
+``42,DE``. ``:`` cannot occur in project or view names, so addresses never collide. A view
+without entities (a global statistic) has one record, whose entity key is empty
+(``ENTITYLESS_KEY``): Feast's dummy entity, join key ``__dummy_id`` valued ``""``, written the
+way this layout writes keys (values only). Every entity row reads it.
 
 Value encodings are in ``codec.py``.
 
@@ -39,6 +42,8 @@ KEY_FIELD = ":key"
 TS_FIELD = ":ts"
 CREATED_FIELD = ":cts"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# The entity key of a view without entities: its one record (Feast's ``__dummy_id`` = "").
+ENTITYLESS_KEY = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class Rejection:
     def describe(self) -> str:
         """``user_id='kkk…' (3,000 chars): DynamoDB partition key is 3,020 bytes, over ...``."""
         keys = ", ".join(f"{name}={short_repr(value)}" for name, value in self.key.items())
+        keys = keys or "its one record (the view has no entities)"
         return f"{keys}: {self.limit} is {self.size:,} bytes, over the {self.maximum:,}-byte limit; {self.fix}"
 
 
@@ -185,7 +191,10 @@ def short_repr(value: Any, limit: int = 40) -> str:
 
 
 def entity_key(values: Sequence[Any]) -> str:
-    """The entity part of a record's address from its join-key values (already type-checked)."""
+    """The entity part of a record's address from its join-key values (already type-checked);
+    no values (a view without entities): ``ENTITYLESS_KEY``."""
+    if not values:
+        return ENTITYLESS_KEY
     if len(values) == 1:
         return key_text(values[0])
     return ",".join(_escape(v) if isinstance(v, str) else key_text(v) for v in values)
@@ -218,6 +227,8 @@ def batch_keys(view: OnlineView, batch: pa.RecordBatch) -> list[str]:
     """Every row's entity key (without the project/view prefix)."""
     import pyarrow.compute as pc
 
+    if not view.join_keys:  # a view without entities: every row is its one record
+        return [ENTITYLESS_KEY] * batch.num_rows
     composite = len(view.join_keys) > 1
     parts = [encode_key_column(batch.column(k), k, view.name, composite) for k in view.join_keys]
     joined = parts[0] if not composite else pc.binary_join_element_wise(*parts, ",")

@@ -102,7 +102,8 @@ def _check_view(store: StoreSurface, name: str, sample: int | None, seed: int) -
     offline = store.get_historical_features(spine, references, full_feature_names=True).to_arrow()
     plan = build_plan(store.project, views, entities, references, full_feature_names=True)
     entity_rows = keys.to_pylist()
-    online, stamps = read_plan(store.online_store, plan, entity_rows, as_of)
+    read = read_plan(store.online_store, plan, entity_rows, as_of)
+    online, stamps = read.columns, read.stamps
     outputs = plan.views[0].outputs
     expected = {output: offline.column(output).to_pylist() for output in outputs}
     for index, row in enumerate(entity_rows):

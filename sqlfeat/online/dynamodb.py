@@ -193,22 +193,27 @@ class DynamoDBOnlineStore(OnlineStore):
         """Put ``items`` in requests of at most 25 items and 16 MB as sent (``bound``: see
         ``write_requests``), resending ``UnprocessedItems`` with backoff."""
         for chunk in write_requests(items, self.table_name, bound):
-            pending = {self.table_name: [{"PutRequest": {"Item": item}} for item in chunk]}
-            attempt = 0
-            while True:
-                size = len(pending[self.table_name])
-                reply = self._call("batch_write_item", size, action, RequestItems=pending)
-                pending = reply.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                # Only rounds that write nothing use up attempts: a slow drain still finishes.
-                attempt = 0 if len(pending[self.table_name]) < size else attempt + 1
-                if attempt == MAX_ATTEMPTS:
-                    raise OnlineStoreError(
-                        f"{self.describe()} left {len(pending[self.table_name])} items unprocessed after "
-                        f"{MAX_ATTEMPTS} attempts (throttled); raise the table's capacity and rerun"
-                    )
-                _backoff(attempt)
+            self._write_all([{"PutRequest": {"Item": item}} for item in chunk], action)
+
+    def _write_all(self, requests: list[dict], action: str) -> None:
+        """``requests`` (puts or deletes, one request's worth) as ``BatchWriteItem``, resending
+        ``UnprocessedItems`` with backoff."""
+        pending = {self.table_name: requests}
+        attempt = 0
+        while True:
+            size = len(pending[self.table_name])
+            reply = self._call("batch_write_item", size, action, RequestItems=pending)
+            pending = reply.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            # Only rounds that write nothing use up attempts: a slow drain still finishes.
+            attempt = 0 if len(pending[self.table_name]) < size else attempt + 1
+            if attempt == MAX_ATTEMPTS:
+                raise OnlineStoreError(
+                    f"{self.describe()} left {len(pending[self.table_name])} items unprocessed after "
+                    f"{MAX_ATTEMPTS} attempts (throttled); raise the table's capacity and rerun"
+                )
+            _backoff(attempt)
 
     def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:
         if batch.num_rows == 0:
@@ -289,8 +294,7 @@ class DynamoDBOnlineStore(OnlineStore):
                 reply = self._call("scan", 0, action, ("ResourceNotFoundException",), **request)
                 keys = [item[KEY_FIELD]["S"] for item in reply.get("Items", [])]
                 for chunk in _chunks(keys, WRITE_ITEMS):
-                    deletes = [{"DeleteRequest": {"Key": {KEY_FIELD: {"S": key}}}} for key in chunk]
-                    self._call("batch_write_item", len(deletes), action, RequestItems={self.table_name: deletes})
+                    self._write_all([{"DeleteRequest": {"Key": {KEY_FIELD: {"S": key}}}} for key in chunk], action)
                 if "LastEvaluatedKey" not in reply:
                     break
                 request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlfeat.compiler import plan_view
 from sqlfeat.errors import FeatureReferenceError, OnlineStoreError, RejectedEntitiesError, UsageError, WarehouseError
 from sqlfeat.online.base import OnlineView
+from sqlfeat.online.teardown import run_teardowns
 
 if TYPE_CHECKING:
     from sqlfeat.config import RepoConfig
@@ -209,6 +210,8 @@ def _run(
     store: StoreSurface, runs: list[ViewRun], batch_rows: int, on_progress: ProgressHook | None
 ) -> MaterializationReport:
     notify = on_progress or (lambda report, run: None)
+    # A re-created view whose deleted namesake's values are still online: delete those first.
+    run_teardowns(store, [run.view for run in runs])
     online = store.online_store
     registry = store.registry
     report = MaterializationReport(store.config.online_type, runs)

@@ -1,70 +1,28 @@
 """``get_online_features``: one batched read (per view at most), TTL enforced at read time.
 
-A value older than its view's TTL, measured from now (or from ``as_of``), reads as null: the same
-bound rule 1 of the point-in-time contract applies offline, so online equals offline at T.
-Resolved feature references are cached per registry, so a call does no registry work.
+A value older than its view's TTL, measured from now (or from ``as_of``), reads as null with the
+status ``OUTSIDE_MAX_AGE``: the same bound rule 1 of the point-in-time contract applies offline,
+so online equals offline at T. Resolved feature references are cached per registry, so a call
+does no registry work. The response object and its statuses are in ``response.py``.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from numbers import Integral
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlfeat.compiler import plan_retrieval, plan_view
 from sqlfeat.compiler.plan import split_reference
 from sqlfeat.definitions import Entity, FeatureService, FeatureView
 from sqlfeat.definitions.aggregation import COUNTING
-from sqlfeat.errors import EntityRowError, FeatureReferenceError
-from sqlfeat.online.base import OnlineStore, OnlineView, entity_key, to_micros
+from sqlfeat.errors import EntityRowError, FeatureReferenceError, TeardownPendingError
+from sqlfeat.online.base import ENTITYLESS_KEY, OnlineStore, OnlineView, entity_key, to_micros
+from sqlfeat.online.response import ColumnSource, FieldStatus, OnlineResponse
 from sqlfeat.types import UNDECLARED_KEY_TYPES, Family, FeatureType
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-
-def jsonable(value: Any) -> Any:
-    """A feature value as strict JSON can carry it: NaN and infinities as the strings ``"NaN"``,
-    ``"Infinity"``, ``"-Infinity"`` (JSON has no such numbers), timestamps as ISO 8601 text,
-    bytes as hex; lists element by element."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-class OnlineResponse:
-    """Feast's response shape: ``to_dict()`` gives ``{column: [value per entity row]}``, join keys
-    first, then features in the order requested; ``to_df()`` the same as a DataFrame."""
-
-    def __init__(self, columns: dict[str, list[Any]]) -> None:
-        self._columns = columns
-
-    def to_dict(self) -> dict[str, list[Any]]:
-        return {name: list(values) for name, values in self._columns.items()}
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """``to_dict()`` as strict JSON (see :func:`jsonable`): always parseable."""
-        import json
-
-        return json.dumps({k: jsonable(v) for k, v in self._columns.items()}, indent=indent, allow_nan=False)
-
-    def to_df(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame(self._columns)
-
-    def __repr__(self) -> str:
-        return f"OnlineResponse({self._columns!r})"
 
 
 @dataclass(frozen=True)
@@ -90,13 +48,22 @@ class ServingPlan:
 
 def build_plan(
     project: str, views_by_name: Mapping[str, FeatureView], entities: Mapping[str, Entity],
-    features: Sequence[str] | FeatureService, full_feature_names: bool,
+    features: Sequence[str] | FeatureService, full_feature_names: bool, pending: Mapping[str, str] | None = None,
 ) -> ServingPlan:  # fmt: skip
-    """Resolve ``features`` once (checked against the registered views) into what reads need."""
+    """Resolve ``features`` (references or a FeatureService) once, checked against the registered
+    views, into what reads need. ``pending``: views whose deleted namesake's online values are
+    still in the store (view -> where), which are refused rather than read."""
     service = isinstance(features, FeatureService)
     plan = plan_retrieval(features if service else list(features), views_by_name, entities, full_feature_names)
     views = []
     for request in plan.views:
+        if pending and request.name in pending:
+            raise TeardownPendingError(
+                f"feature view {request.name!r} was deleted and re-created, but the online values of the deleted view "
+                f"are still in {pending[request.name]} (the apply that deleted it could not reach the store): "
+                f"sqlfeat does not serve them. Run `sqlfeat apply` (or materialize {request.name}) with the store "
+                "reachable to delete them first"
+            )
         if not request.view.online:
             raise FeatureReferenceError(
                 f"feature view {request.name!r} has online=False, so it is never materialized; set "
@@ -153,7 +120,10 @@ def _key_value(value: Any, key: str, dtype: FeatureType | None, view: str, index
 
 
 def _fast_keys(view: OnlineView, rows: list[Mapping[str, Any]], row_keys: tuple[str, ...]) -> list[str] | None:
-    """The common case without per-value checks: one join key, every value a plain int or str."""
+    """The common cases without per-value checks: no join key (a view without entities: every
+    row reads its one record), or one, every value a plain int or str."""
+    if not view.join_keys:
+        return [ENTITYLESS_KEY] * len(rows)
     if len(view.join_keys) != 1:
         return None
     key, dtype = row_keys[0], view.key_dtypes[0]
@@ -195,42 +165,76 @@ def encode_rows(view: OnlineView, rows: list[Mapping[str, Any]], row_keys: tuple
     return keys
 
 
+@dataclass
+class PlanRead:
+    """What one read of a plan found: every output column's values and statuses, and per view
+    each row's stored event time (microseconds; ``None``: no record)."""
+
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    statuses: dict[str, list[FieldStatus]] = field(default_factory=dict)
+    stamps: dict[str, list[int | None]] = field(default_factory=dict)
+
+
+def _status(ts: int | None, expired: bool, value: Any) -> FieldStatus:
+    if ts is None:
+        return FieldStatus.NOT_FOUND
+    if expired:
+        return FieldStatus.OUTSIDE_MAX_AGE
+    return FieldStatus.NULL_VALUE if value is None else FieldStatus.PRESENT
+
+
 def read_plan(
     online: OnlineStore, plan: ServingPlan, rows: list[Mapping[str, Any]], as_of: datetime | None = None
-) -> tuple[dict[str, list[Any]], dict[str, list[int | None]]]:
-    """Every output column, and per view each row's stored event time (``None``: no record)."""
+) -> PlanRead:
+    """Read every view of ``plan`` for ``rows``; a value past its view's TTL at ``as_of`` (default:
+    now), or newer than a given ``as_of``, reads as null, ``OUTSIDE_MAX_AGE``."""
     now = to_micros(as_of) if as_of is not None else time.time_ns() // 1_000
-    columns: dict[str, list[Any]] = {}
-    stamps: dict[str, list[int | None]] = {}
+    # As of a given instant, a record newer than it is not the value of that time (the store
+    # keeps only the newest): the point-in-time join's upper bound. Read now, it is served.
+    latest = now if as_of is not None else None
+    read = PlanRead()
     requests = [(view.layout, view.features, encode_rows(view.layout, rows, view.row_keys)) for view in plan.views]
     results = online.read_many(requests) if rows else []
     for index, view in enumerate(plan.views):
         result = results[index] if results else None
         event_ts = result.event_ts if result else []
-        stamps[view.layout.name] = event_ts
+        read.stamps[view.layout.name] = event_ts
         ttl = view.layout.ttl
-        expired: list[int] = []
-        if ttl:
-            cutoff = now - ttl // timedelta(microseconds=1)
-            expired = [i for i, ts in enumerate(event_ts) if ts is not None and ts < cutoff]
+        cutoff = now - ttl // timedelta(microseconds=1) if ttl else None
+        expired = [
+            ts is not None and ((cutoff is not None and ts < cutoff) or (latest is not None and ts > latest))
+            for ts in event_ts
+        ]
         for feature, output in zip(view.features, view.outputs):
             values = result.columns[feature] if result else []
-            for i in expired:
-                values[i] = None
+            statuses = [_status(ts, old, value) for ts, old, value in zip(event_ts, expired, values)]
+            values = [None if old else value for old, value in zip(expired, values)]
             if feature in view.counting:
                 values = [0 if v is None else v for v in values]
-            columns[output] = values
-    return columns, stamps
+            read.columns[output], read.statuses[output] = values, statuses
+    return read
 
 
 def get_online_features(
     online: OnlineStore, plan: ServingPlan, entity_rows: Any, as_of: datetime | None = None
 ) -> OnlineResponse:
     rows = _rows(entity_rows)
-    features, _ = read_plan(online, plan, rows, as_of)
-    columns: dict[str, list[Any]] = {}
-    for key in plan.join_keys:
-        columns[key] = [row.get(key) for row in rows]
+    # The instant TTLs are measured from, kept in the response to explain OUTSIDE_MAX_AGE.
+    if as_of is None:
+        instant = datetime.now(timezone.utc)
+    else:
+        instant = as_of.replace(tzinfo=timezone.utc) if as_of.tzinfo is None else as_of.astimezone(timezone.utc)
+    read = read_plan(online, plan, rows, as_of)
+    columns: dict[str, list[Any]] = {key: [row.get(key) for row in rows] for key in plan.join_keys}
+    statuses: dict[str, list[FieldStatus]] = {}
+    stamps: dict[str, list[int | None]] = {}
+    sources: dict[str, ColumnSource] = {}
+    for view in plan.views:
+        for feature, output in zip(view.features, view.outputs):
+            layout = view.layout
+            sources[output] = ColumnSource(layout.name, layout.ttl, layout.dtype(feature), layout.join_keys)
+            stamps[output] = read.stamps[view.layout.name]
     for name in plan.output_order:
-        columns[name] = features[name]
-    return OnlineResponse(columns)
+        columns[name], statuses[name] = read.columns[name], read.statuses[name]
+    ordered = {name: sources[name] for name in plan.output_order}
+    return OnlineResponse(columns, statuses, stamps, ordered, instant, now=as_of is None)

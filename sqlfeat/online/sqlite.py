@@ -187,9 +187,20 @@ class SqliteOnlineStore(OnlineStore):
         return OnlineRows([None if row is None else row[1] for row in rows], columns)
 
     def _fetch_or_fallback(self, table: str, wanted: tuple[str, ...], keys: list[str]) -> dict[str, tuple]:
+        try:
+            return self._fetch_known(table, wanted, keys)
+        except sqlite3.OperationalError:
+            if self._existing_columns(table):
+                raise
+            # Dropped since its columns were cached (a deleted view's teardown, maybe by another
+            # process): nothing to read.
+            self._columns.pop(table, None)
+            return {}
+
+    def _fetch_known(self, table: str, wanted: tuple[str, ...], keys: list[str]) -> dict[str, tuple]:
         # Check the columns first: SQLite reads an unknown "quoted" column as a string literal.
         known = self._columns.get(table, set())
-        if not set(wanted) <= known:
+        if not known or not set(wanted) <= known:
             known = self._existing_columns(table)
             if not known:
                 return {}  # never materialized
@@ -204,6 +215,8 @@ class SqliteOnlineStore(OnlineStore):
         }
 
     def teardown(self, view: OnlineView) -> None:
+        if self._connection is None and not self.path.exists():
+            return  # nothing was ever written: do not create the file to find that out
         table = self.table_name(view)
         drop = exp.Drop(tables=[exp.Table(this=_ident(table))], kind="TABLE", exists=True)
         try:

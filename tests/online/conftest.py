@@ -7,7 +7,10 @@ With CI set (CI=true), a store that cannot be reached fails its tests instead of
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -110,3 +113,43 @@ def online_config(request, project) -> Iterator[dict]:
             client.delete_table(TableName=table)
         except client.exceptions.ResourceNotFoundException:
             pass
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A test-owned ``redis-server`` on a free port (append-only file, fsync on every write, so
+    what it acknowledged survives a SIGKILL): yields its port, a ``start()`` that (re)starts it,
+    and the servers started; tests kill ``servers[-1]`` to make the store unreachable."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed (apt-get install redis-server)")
+    import redis
+
+    port = free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    command = [
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+        "--appendfsync", "always", "--dir", str(data),
+    ]  # fmt: skip
+    servers: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers.append(server)
+        client = redis.Redis(port=port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return server
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail(f"redis-server on port {port} did not start")
+                time.sleep(0.05)
+
+    start()
+    yield port, start, servers
+    for server in servers:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

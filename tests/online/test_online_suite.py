@@ -107,8 +107,10 @@ def test_ttl_is_enforced_at_read_time(repo):
     def read(as_of: datetime | None):
         return store.get_online_features(features, rows, as_of=as_of).to_dict()["value"]
 
-    assert read(first + ttl) == [10, 20], "inclusive bound: exactly ttl old still reads"
-    assert read(first + ttl + timedelta(microseconds=1)) == [None, 20]
+    assert read(first + ttl) == [10, None], "inclusive bound: exactly ttl old still reads; user 2's row is later"
+    assert read(first + ttl + timedelta(microseconds=1)) == [None, None]
+    assert read(second) == [None, 20], "as of its event time exactly, a record reads"
+    assert read(second - timedelta(microseconds=1)) == [None, None], "as of before it, it is not that time's value"
     assert read(second + ttl) == [None, 20]
     assert read(second + ttl + timedelta(microseconds=1)) == [None, None]
     assert read(None) == [None, None], "years old: expired now (Feast 0.67 would return them)"

@@ -7,57 +7,16 @@ new values, the watermark must not have moved, and a rerun must reach full consi
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from datetime import timedelta
 
 import pytest
 
-from online.conftest import free_port, unavailable
 from online.helpers import DAY0, T, open_store, simple_table, simple_view
 from sqlfeat.online import materialize as materialization
 from sqlfeat.errors import OnlineStoreError
 from sqlfeat.registry import Registry
 
 USERS = 400
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    if shutil.which("redis-server") is None:
-        unavailable("redis-server is not installed (apt-get install redis-server)")
-    import redis
-
-    port = free_port()
-    data = tmp_path / "redis"
-    data.mkdir()
-    command = [
-        "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-        "--appendfsync", "always", "--dir", str(data),
-    ]  # fmt: skip
-    servers: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        servers.append(server)
-        client = redis.Redis(port=port, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return server
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail(f"redis-server on port {port} did not start")
-                time.sleep(0.05)
-
-    start()
-    yield port, start, servers
-    for server in servers:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
 
 
 def test_redis_killed_between_batches(tmp_path, project, own_redis):
@@ -106,6 +65,7 @@ def test_redis_killed_in_the_middle_of_a_batch(tmp_path, project, own_redis):
     """The kill lands while a batch's script calls are still streaming (a watcher thread fires
     as soon as Redis has run the first one)."""
     import threading
+    import time
 
     import redis
 
