@@ -66,9 +66,29 @@ def definition_files(root: Path) -> list[Path]:
     return files
 
 
+def _forget_repo_modules(root: Path) -> None:
+    """Drop from ``sys.modules`` what a definition file imports by a plain name (``from features
+    import user``): this repo's modules, and another repo's module of the same name, so each load
+    reads the files as they are now and two repos in one process never see each other's modules.
+    Installed packages and the standard library are never touched."""
+    resolved = root.resolve()
+    local = {p.stem for p in resolved.glob("*.py")} | {p.name for p in resolved.iterdir() if (p / "__init__.py").is_file()}
+    installed = tuple(str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None)
+        if not origin:
+            continue
+        where = Path(origin).resolve()
+        ours = where.is_relative_to(resolved)
+        shadowing = name.split(".")[0] in local and not str(where).startswith(installed)
+        if ours or shadowing:
+            sys.modules.pop(name, None)
+
+
 def load_definitions(root: Path) -> RepoContents:
     """Import every definition file of the repo and collect the definitions they hold."""
     contents = RepoContents()
+    _forget_repo_modules(root)
     sys.path.insert(0, str(root))
     try:
         for path in definition_files(root):
@@ -87,4 +107,5 @@ def load_definitions(root: Path) -> RepoContents:
                     contents.add(value)
     finally:
         sys.path.remove(str(root))
+        _forget_repo_modules(root)
     return contents

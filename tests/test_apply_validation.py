@@ -128,3 +128,30 @@ def test_naive_source_timestamps_are_taken_as_utc(make_repo, clicks_frame):
     result = store.get_historical_features(spine, ["user_clicks:click_count"]).to_df()
     assert result["click_count"].tolist()[0] == 5
     assert pd.isna(result["click_count"].tolist()[1])
+
+
+def test_two_repos_in_one_process_never_share_their_sibling_modules(tmp_path):
+    """Definition files import each other by plain names (``from features import clicks``): the
+    second repo, and a repo whose file changed, must read their own files, not a cached module."""
+    from sqlfeat.repo import load_definitions
+
+    def write(root, ttl_days):
+        root.mkdir(parents=True)
+        (root / "features.py").write_text(
+            "from datetime import timedelta\n"
+            "from sqlfeat import Entity, FeatureView, Field, FileSource\n"
+            "user = Entity(name='user_id')\n"
+            f"clicks = FeatureView(name='clicks', entities=[user], ttl=timedelta(days={ttl_days}), schema=[Field(name='n', dtype='int64')],\n"
+            "                      source=FileSource(path='data/c.parquet', timestamp_field='t'))\n"
+        )
+        (root / "services.py").write_text("from features import clicks\n\nalso = clicks\n")
+
+    write(tmp_path / "a", 1)
+    write(tmp_path / "b", 2)
+    assert load_definitions(tmp_path / "a").feature_views[0].ttl.days == 1
+    assert load_definitions(tmp_path / "b").feature_views[0].ttl.days == 2
+    (tmp_path / "a" / "features.py").write_text((tmp_path / "a" / "features.py").read_text().replace("days=1", "days=3"))
+    assert load_definitions(tmp_path / "a").feature_views[0].ttl.days == 3
+    import sys
+
+    assert "features" not in sys.modules, "nothing of a repo stays imported after its load"

@@ -35,10 +35,10 @@ ranking = FeatureService(name="ranking", features=[clicks[["clicks"]]], tags={"t
 """
 
 
-def run(repo: Path, *args: str, code: int = 0) -> str:
+def run(repo: Path, *args: str, code: int = 0, stdout: bool = False) -> str:
     result = CliRunner().invoke(cli, ["--chdir", str(repo), *args])
     assert result.exit_code == code, result.output
-    return result.output
+    return result.stdout if stdout else result.output
 
 
 @pytest.fixture
@@ -142,8 +142,8 @@ def test_cli_takes_a_feature_service_and_a_time_range(repo, tmp_path):
     frame = pd.read_parquet(out)
     assert list(frame.columns) == ["user_id", "event_timestamp", "clicks"] and frame["clicks"].tolist() == [1, 3, 2]
     run(repo, "materialize-incremental", "2024-01-04")
-    online = json.loads(run(repo, "get-online-features", "--feature-service", "ranking", "-e", "user_id=1"))
-    assert list(online) == ["user_id", "clicks"] and online["user_id"] == [1]  # the service's feature, not dwell
+    online = json.loads(run(repo, "get-online-features", "--feature-service", "ranking", "-e", "user_id=1", stdout=True))
+    assert list(online) == ["user_id", "clicks", "clicks__status"] and online["user_id"] == [1]  # not dwell
     assert "one of them" in run(repo, "compile", "-f", "clicks:clicks", "--feature-service", "ranking", code=2)
     assert "one of them" in run(repo, "get-historical-features", "-f", "clicks:clicks", "-o", str(out), code=2)
     assert "not registered" in run(repo, "compile", "--feature-service", "nope", code=2)
