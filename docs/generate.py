@@ -41,6 +41,8 @@ user_clicks_30d = FeatureView(
 | naive timestamp columns | `TIMESTAMP`, read as UTC (session `TimeZone = 'UTC'`) | `timestamp`, read as UTC (session `TIME ZONE 'UTC'`) | `DATETIME`, read as UTC (BigQuery's default) | `TIMESTAMP_NTZ`, read as UTC (session `TIMEZONE = 'UTC'`) |
 | QUALIFY | yes | rewritten by sqlglot to a subquery | yes (with `WHERE TRUE`, which older BigQuery required) | yes |
 | sources | `FileSource` (parquet), `DuckDBSource` | `PostgreSQLSource` | `BigQuerySource` | `SnowflakeSource` |
+| spines and sources | DataFrame, table or `SELECT` spines; `table=` or `query=` sources | the same | the same | the same |
+| `Array(...)` features | lists (`BIGINT[]`...) | arrays (`int8[]`...) | `ARRAY<...>` (no NULL arrays there: a missing value reads as `[]`) | refused at apply: `ARRAY` is semi-structured (VARIANT elements of any type) |
 | DataFrame spine upload | zero-copy Arrow registration | `COPY` into a temporary table | Parquet load job into an expiring table in `dataset` | temporary table, batched `INSERT` |
 | result | Arrow | rows to Arrow (server-side cursor when streaming) | Arrow | Arrow |
 
@@ -305,9 +307,16 @@ project: shop                      # letters, digits, underscores; prefixes ever
 registry: data/registry.json       # or {path: ..., registry_type: file}
 offline_store: {type: duckdb}      # duckdb (Feast: file), postgres, bigquery, snowflake
 online_store: {type: sqlite, path: data/online_store.db}   # sqlite, redis, dynamodb
+strict_dtypes: false               # sqlfeat's own settings: below
 ```
 
 Top-level Feast keys accepted and ignored: TOP_LEVEL.
+
+## sqlfeat's own top-level settings
+
+| key | type | default | what it does |
+| --- | --- | --- | --- |
+OPTIONS
 """
 
 
@@ -334,11 +343,17 @@ def _type_name(info) -> str:
 
 
 def render_configuration() -> str:
-    from sqlfeat.config import _FEAST_TOP_LEVEL
+    from sqlfeat.config import _FEAST_TOP_LEVEL, OPTIONS
     from sqlfeat.online import STORES, online_module
     from sqlfeat.warehouses import WAREHOUSES, warehouse_module
 
-    parts = [CONFIG_INTRO.replace("TOP_LEVEL", ", ".join(f"`{k}`" for k in sorted(_FEAST_TOP_LEVEL)))]
+    words = {bool: "true/false", int: "integer", str: "string"}
+    options = "\n".join(
+        f"| `{key}` | {words.get(kind, kind.__name__)} | `{str(default).lower() if kind is bool else default}` | {meaning} |"
+        for key, (kind, default, meaning) in OPTIONS.items()
+    )
+    intro = CONFIG_INTRO.replace("TOP_LEVEL", ", ".join(f"`{k}`" for k in sorted(_FEAST_TOP_LEVEL)))
+    parts = [intro.replace("OPTIONS", options)]
     for section, names, module_of in (("offline_store", WAREHOUSES, warehouse_module), ("online_store", STORES, online_module)):
         for name in names:
             model = module_of(name).OPTIONS

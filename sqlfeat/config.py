@@ -25,7 +25,15 @@ CONFIG_FILE = "feature_store.yaml"
 DEFAULT_REGISTRY = "data/registry.json"
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PROJECT = re.compile(r"[A-Za-z0-9_]+")
-_TOP_LEVEL = ("project", "registry", "offline_store", "online_store")
+# sqlfeat's own top-level settings: key -> (type, default, what it does); docs/configuration.md lists them.
+OPTIONS: dict[str, tuple[type, Any, str]] = {
+    "strict_dtypes": (
+        bool, False,
+        "a declared dtype that is not its source column's but converts to it (Int32 over BIGINT, Float32 over "
+        "DOUBLE, a String join key over integers) is an error at `apply` and `check`, not a warning",
+    ),
+}
+_TOP_LEVEL = ("project", "registry", "offline_store", "online_store", *OPTIONS)
 # Feast settings sqlfeat accepts and ignores (with a notice).
 _FEAST_TOP_LEVEL = frozenset({
     "provider", "batch_engine", "flags", "entity_key_serialization_version", "coerce_tz_aware", "auth",
@@ -48,6 +56,8 @@ class RepoConfig:
     registry_path: Path
     offline_store: dict[str, Any] = field(default_factory=lambda: {"type": "duckdb"})
     online_store: dict[str, Any] = field(default_factory=lambda: {"type": "sqlite"})
+    # A declared dtype narrower than its column (converting) is an error, not a warning.
+    strict_dtypes: bool = False
 
     @property
     def offline_type(self) -> str:
@@ -99,7 +109,13 @@ def load_config(repo_path: str | os.PathLike | None = None, require_env: bool = 
         registry_path = root / registry_path
     offline = _store_section(raw, "offline_store", "duckdb", where)
     online = _store_section(raw, "online_store", "sqlite", where)
-    return RepoConfig(root, project, registry_path, offline, online)
+    options = {}
+    for key, (kind, default, _) in OPTIONS.items():
+        value = raw.get(key, default)
+        if not isinstance(value, kind):
+            raise ConfigError(f"{where} `{key}` must be {_EXPECTED.get(kind.__name__, kind.__name__)}, got {value!r}")
+        options[key] = value
+    return RepoConfig(root, project, registry_path, offline, online, **options)
 
 
 def _expand_env(value: Any, key: str, required: bool = True) -> Any:

@@ -6,6 +6,7 @@
     │   ├── ConfigError          exit 2: feature_store.yaml missing, unreadable or with a bad key;
     │   │                        a driver that is not installed
     │   ├── FeatureReferenceError exit 2: "view:feature" names something that is not registered
+    │   │                        (also a KeyError, as in Feast)
     │   └── OutputPathError      exit 2: an output path would overwrite or delete files sqlfeat did
     │                            not write (a non-empty foreign folder, a foreign file), or its
     │                            folder is missing
@@ -70,8 +71,14 @@ class ConfigError(UsageError):
     """feature_store.yaml is missing, unreadable or has an invalid key."""
 
 
-class FeatureReferenceError(UsageError):
-    """A feature reference names a view or feature that is not registered."""
+class FeatureReferenceError(UsageError, KeyError):
+    """A feature reference names a view or feature that is not registered.
+
+    Also a ``KeyError``, as Feast raises for an unknown feature, so Feast code that catches
+    ``KeyError`` keeps working; its message reads as written (``KeyError`` would quote it)."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
 
 
 class OutputPathError(UsageError):

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,9 +17,10 @@ from sqlfeat.compiler import RetrievalPlan, Spine, compile_point_in_time
 from sqlfeat.compiler.plan import INTERNAL_COLUMNS, ROW_ID
 from sqlfeat.compiler.strategy import Choice, SourceStats, choose_strategies, explain
 from sqlfeat.definitions.spec import RESERVED_PREFIX
-from sqlfeat.errors import EntityDataFrameError, WarehouseError
+from sqlfeat.errors import EntityDataFrameError, SchemaMismatchError, WarehouseError
 from sqlfeat.statistics import frame_bounds, relation_facts, source_stats
-from sqlfeat.types import column_family, column_type_of_arrow, exact_pandas as _exact_pandas, is_timestamp_column
+from sqlfeat.types import Family, column_family, column_type_of_arrow, is_timestamp_column
+from sqlfeat.types import exact_pandas as _exact_pandas
 from sqlfeat.warehouses.base import OfflineStore
 
 if TYPE_CHECKING:
@@ -76,21 +78,48 @@ def _check_columns(plan: RetrievalPlan, columns: Sequence[str]) -> None:
             )
 
 
-def _check_key_types(plan: RetrievalPlan, spine_types: dict, source_types: dict[str, dict]) -> None:
+def _key_types(plan: RetrievalPlan, source_types: dict[str, dict]) -> dict[str, list[tuple[str, Family, str]]]:
+    """Per join key, what each view compares it with: (view, family, type in words). A key whose
+    dtype casts keys (String) compares as that dtype; any other as its source column's type."""
+    found: dict[str, list[tuple[str, Family, str]]] = {}
     for request in plan.views:
         columns = source_types[request.view.source.name]
-        for key in request.join_keys:
-            source_type = columns.get(request.source_key(key))
-            if source_type is None or key not in spine_types:
+        for key, dtype in zip(request.join_keys, request.key_dtypes):
+            if dtype is not None and dtype.casts_key:
+                found.setdefault(key, []).append((request.name, dtype.family, f"{dtype.name} (compared as text)"))
                 continue
-            if column_family(spine_types[key]) is not column_family(source_type):
+            source_type = columns.get(request.source_key(key))
+            if source_type is not None:
+                found.setdefault(key, []).append((request.name, column_family(source_type), source_type.sql("duckdb")))
+    return found
+
+
+def _check_key_types(spine_types: dict, expected: dict[str, list[tuple[str, Family, str]]]) -> None:
+    for key, views in expected.items():
+        if key not in spine_types:
+            continue
+        for view, family, said in views:
+            if column_family(spine_types[key]) is not family:
                 raise EntityDataFrameError(
                     f"entity_df column {key!r} is {spine_types[key].sql('duckdb')} but feature view "
-                    f"{request.name!r} keys it as {source_type.sql('duckdb')}; cast the column to match"
+                    f"{view!r} keys it as {said}; cast the column to match"
                 )
 
 
+def _text_keys(spine_types: dict, expected: dict[str, list[tuple[str, Family, str]]]) -> tuple[str, ...]:
+    """DataFrame key columns of integers that every view compares as text: uploaded as text (the
+    decimal digits, as the warehouse casts the source's integers)."""
+    return tuple(
+        key for key, views in expected.items()
+        if key in spine_types and column_family(spine_types[key]) is Family.INTEGER
+        and all(family is Family.STRING for _, family, _ in views)
+    )  # fmt: skip
+
+
 def _utc_instants(series: pd.Series, column: str, unit: str = "us") -> pa.Array:
+    """The spine's times as UTC instants (rule 3): aware values converted, each from its own zone
+    (a column of several zones is pandas' object dtype), naive ones taken as UTC. A column mixing
+    naive and aware values is refused: the zone of its naive values cannot be known."""
     import pandas as pd
     import pyarrow as pa
 
@@ -99,17 +128,24 @@ def _utc_instants(series: pd.Series, column: str, unit: str = "us") -> pa.Array:
     elif pd.api.types.is_datetime64_dtype(series.dtype):
         utc = series.dt.tz_localize("UTC")  # naive: taken as UTC (rule 3)
     else:
-        kinds = {type(v).__name__ for v in series.dropna().head(1000)}
-        zones = {getattr(v, "tzinfo", None) is None for v in series.dropna() if hasattr(v, "tzinfo")}
-        if len(zones) > 1:
+        values = series.dropna()
+        stamps = [v for v in values if isinstance(v, datetime)]  # pandas' Timestamp is a datetime
+        if not stamps or len(stamps) != len(values):
+            kinds = {type(v).__name__ for v in values.head(1000)}
             raise EntityDataFrameError(
-                f"entity_df column {column!r} mixes naive and time-zone-aware timestamps; convert "
-                f"with pd.to_datetime(df[{column!r}], utc=True) after localizing the naive ones"
+                f"entity_df column {column!r} holds {sorted(kinds) or 'no values'}, not timestamps; "
+                f"convert it with pd.to_datetime(df[{column!r}], utc=True)"
             )
-        raise EntityDataFrameError(
-            f"entity_df column {column!r} holds {sorted(kinds) or 'no values'}, not timestamps; "
-            f"convert it with pd.to_datetime(df[{column!r}], utc=True)"
-        )
+        if len({v.utcoffset() is None for v in stamps}) > 1:
+            raise EntityDataFrameError(
+                f"entity_df column {column!r} mixes naive and time-zone-aware timestamps, and the zone of "
+                f"the naive ones cannot be known; localize them first (if they are UTC: "
+                f"df[{column!r}] = pd.to_datetime(df[{column!r}], utc=True))"
+            )
+        try:
+            utc = pd.to_datetime(series, utc=True)
+        except (pd.errors.OutOfBoundsDatetime, ValueError, TypeError) as err:
+            raise EntityDataFrameError(f"entity_df column {column!r} cannot be converted to UTC: {err}") from None
     return pa.array(utc, type=pa.timestamp("ns", tz="UTC")).cast(pa.timestamp(unit, tz="UTC"), safe=False)
 
 
@@ -142,6 +178,8 @@ class RetrievalJob:
     spine: Spine
     strategy: str | Mapping[str, str] = "auto"
     stats: dict[str, SourceStats] = field(default_factory=dict)
+    # DataFrame key columns of integers uploaded as text (their views compare the key as text)
+    text_keys: tuple[str, ...] = ()
 
     @cached_property
     def choices(self) -> dict[str, Choice]:
@@ -211,13 +249,18 @@ class RetrievalJob:
     def _typed(self, result: pa.Table) -> pa.Table:
         """Feature columns in their declared Arrow types, whatever the warehouse returned
         (Snowflake NUMBER, BigQuery FLOAT64 for a Float32...): every warehouse, the same table."""
-        declared = {
-            name: field.dtype.to_arrow()
-            for request in self.plan.views for field, name in zip(request.features, request.output_names)
-        }
+        import pyarrow as pa
+
+        declared = {name: field.dtype for request in self.plan.views for field, name in zip(request.features, request.output_names)}
         for index, name in enumerate(result.column_names):
-            if name in declared and result.schema.field(index).type != declared[name]:
-                result = result.set_column(index, name, result.column(index).cast(declared[name]))
+            if name in declared and result.schema.field(index).type != declared[name].to_arrow():
+                try:
+                    result = result.set_column(index, name, result.column(index).cast(declared[name].to_arrow()))
+                except pa.ArrowInvalid as err:  # a declared dtype narrower than a value (Int32 over BIGINT)
+                    raise SchemaMismatchError(
+                        f"feature {name!r}: a value does not fit its declared dtype {declared[name].name} ({err}); "
+                        "declare the source column's own dtype"
+                    ) from None
         return result
 
     def _upload_keys(self) -> str:
@@ -229,6 +272,8 @@ class RetrievalJob:
         columns = {ROW_ID: pa.array(np.arange(len(df), dtype=np.int64))}
         for key in self.plan.join_keys:
             columns[key] = pa.Array.from_pandas(df[key])
+            if key in self.text_keys:
+                columns[key] = columns[key].cast(pa.string())
         columns[self.spine.timestamp_column] = _utc_instants(
             df[self.spine.timestamp_column], self.spine.timestamp_column, self.store.dialect.INSTANT_UNIT
         )
@@ -282,7 +327,10 @@ class RetrievalJob:
         import pyarrow as pa
 
         uploaded = self.store.upload_name()
-        self.store.upload(pa.Table.from_pandas(self.entity_df, preserve_index=False), uploaded)
+        table = pa.Table.from_pandas(self.entity_df, preserve_index=False)
+        for key in self.text_keys:
+            table = table.set_column(table.schema.get_field_index(key), key, table.column(key).cast(pa.string()))
+        self.store.upload(table, uploaded)
         try:
             yield self._render(replace(self.spine, relation=uploaded, row_id=None))
         finally:
@@ -319,10 +367,12 @@ def build_job(
         for key in plan.join_keys:
             arrow_type = pa.Array.from_pandas(entity_df[key].head(1000)).type
             spine_types[key] = column_type_of_arrow(arrow_type)
-        _check_key_types(plan, spine_types, source_types)
+        expected = _key_types(plan, source_types)
+        text_keys = _text_keys(spine_types, expected)
+        _check_key_types({**spine_types, **{k: column_type_of_arrow(pa.string()) for k in text_keys}}, expected)
         spine = Spine(store.upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df),
                       bounds=frame_bounds(entity_df[timestamp]))  # fmt: skip
-        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, plan_stats(plan, store, repo_path))
+        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, plan_stats(plan, store, repo_path), text_keys)
     if isinstance(entity_df, str):
         query = is_query(entity_df)
         dialect = store.dialect
@@ -330,7 +380,7 @@ def build_job(
         types = store.describe(relation)
         _check_columns(plan, list(types))
         timestamp = pick_timestamp_column({c: is_timestamp_column(t) for c, t in types.items()})
-        _check_key_types(plan, types, source_types)
+        _check_key_types(types, _key_types(plan, source_types))
         rows, bounds = relation_facts(store, relation, timestamp)
         spine = Spine(entity_df, timestamp, is_query=query, rows=rows, bounds=bounds)
         return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, plan_stats(plan, store, repo_path))

@@ -57,19 +57,19 @@ def source_stats(store: OfflineStore, request: ViewRequest, repo_path: Path) -> 
     relation = dialect.source_relation(source, repo_path)
     version = _file_version(source, repo_path)
     key = (dialect.NAME, relation.sql(dialect=dialect.SQLGLOT_DIALECT), tuple(request.join_keys),
-           source.timestamp_field, version if version is not None else id(store))  # fmt: skip
+           source.event_time_column, version if version is not None else id(store))  # fmt: skip
     if key in _CACHE:
         return _CACHE[key]
     src = "src"
     first_key = col(request.source_key(request.join_keys[0]), src) if request.join_keys else exp.Literal.number(1)
-    event = dialect.to_instant(col(source.timestamp_field, src))
+    event = dialect.to_instant(col(source.event_time_column, src))
     query = exp.select(*_named(
         exp.Count(this=exp.Star()), dialect.approx_distinct(first_key), exp.Min(this=event), exp.Max(this=event.copy())
     )).from_(aliased(relation, src))
     try:
         values = _first_row(store, query)
         ties = True
-        if version is not None and source.created_timestamp_column and dialect.SUPPORTS_ASOF_JOIN:
+        if version is not None and source.created_time_column and dialect.SUPPORTS_ASOF_JOIN:
             ties = _has_ties(store, request, relation)
     except SqlfeatError:
         return None  # facts are advice: the retrieval itself reports a broken source
@@ -87,7 +87,7 @@ def _indexed(store: OfflineStore, request: ViewRequest) -> bool:
     source = request.view.source
     if not getattr(source, "table", None):
         return False
-    leading = [request.source_key(k) for k in request.join_keys] + [source.timestamp_field]
+    leading = [request.source_key(k) for k in request.join_keys] + [source.event_time_column]
     try:
         advice = store.index_advice(source.table, leading, [])
     except SqlfeatError:
@@ -107,7 +107,7 @@ def _first_row(store: OfflineStore, query: exp.Select) -> list[Any]:
 
 def _has_ties(store: OfflineStore, request: ViewRequest, relation: exp.Expression) -> bool:
     dialect, source, src = store.dialect, request.view.source, "src"
-    group = [col(request.source_key(k), src) for k in request.join_keys] + [col(source.timestamp_field, src)]
+    group = [col(request.source_key(k), src) for k in request.join_keys] + [col(source.event_time_column, src)]
     twice = (
         exp.select(exp.Literal.number(1)).from_(aliased(relation, src)).group_by(*group)
         .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))).limit(1)

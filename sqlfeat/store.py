@@ -15,22 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView
 from sqlfeat.errors import RegistryError
-from sqlfeat.registry import OnlineTarget, Registry, RegistryPlan
+from sqlfeat.registry import Registry, RegistryPlan
 from sqlfeat.config import RepoConfig, load_config
 from sqlfeat.repo import RepoContents, collect, load_definitions
+from sqlfeat.store_online import OnlineSurface
 
 if TYPE_CHECKING:
     from sqlfeat.definitions import SavedDataset, SavedDatasetStorage
     from sqlfeat.historical import Definitions
     from sqlfeat.online import OnlineStore
-    from sqlfeat.online.consistency import ConsistencyReport
-    from sqlfeat.online.materialize import MaterializationReport, ProgressHook
-    from sqlfeat.online.response import OnlineResponse
     from sqlfeat.retrieval import RetrievalJob
     from sqlfeat.warehouses.base import Dialect, OfflineStore
 
 
-class FeatureStore:
+class FeatureStore(OnlineSurface):
     """``FeatureStore(repo_path="feature_repo")``: a feature repo and its stores."""
 
     def __init__(self, repo_path: str | os.PathLike | None = None, config: RepoConfig | None = None) -> None:
@@ -102,34 +100,41 @@ class FeatureStore:
         """Import every definition file of the repo."""
         return load_definitions(self.repo_path)
 
-    def plan(self, contents: RepoContents | None = None, partial: bool = False) -> RegistryPlan:
+    def plan(self, contents: RepoContents | None = None, partial: bool = False, *, strict: bool | None = None) -> RegistryPlan:
         """What ``apply`` would change, validated against the warehouse; writes nothing."""
-        contents = self._resolve(contents if contents is not None else self.load_repo())
-        plan = self.registry.plan(contents, partial=partial, target=self.online_target)
-        self._validate(plan)
-        return plan
+        contents = contents if contents is not None else self.load_repo()
+        inferred = self._no_features(contents)
+        plan = self.registry.plan(self._resolve(contents), partial=partial, target=self.online_target)
+        self._dtype_notes(self._validate(plan), strict)
+        return self._show_inferred(plan, inferred)
 
     def apply(
         self,
         objects: Sequence[Any] | Any | None = None,
         objects_to_delete: Sequence[Any] | None = None,
         partial: bool = True,
+        *,
+        strict: bool | None = None,
     ) -> RegistryPlan:
         """Register ``objects`` (Feast's signature); with no objects, sync the whole repo.
 
         Deleting a materialized view deletes its online values from the configured online store
         (``sqlfeat/online/teardown.py``); if the store fails, the registry is still written, the
         deletion stays recorded as pending (retried by the next apply) and ``TeardownPendingError``
-        is raised."""
+        is raised. A declared dtype that is not its column's but converts (Int32 over BIGINT...) is
+        cast in SQL and warned about (``sqlfeat.validation.DtypeNotice``); ``strict=True`` (default:
+        the config's ``strict_dtypes``) makes it an error."""
         if objects is None:
             contents, partial = self.load_repo(), False
         else:
             contents = collect(list(objects) if isinstance(objects, (list, tuple)) else [objects])
+        inferred = self._no_features(contents)
         plan = self.registry.plan(self._resolve(contents), partial=partial, target=self.online_target)
+        self._show_inferred(plan, inferred)
         for obj in objects_to_delete or ():
             kind = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}.get(type(obj), "data_sources")
             self.registry.plan_removal(plan, kind, obj.name, self.online_target)
-        self._validate(plan)
+        self._dtype_notes(self._validate(plan), strict)
         self.registry.apply(plan)
         from sqlfeat.online.teardown import run_teardowns
 
@@ -137,18 +142,54 @@ class FeatureStore:
         return plan
 
     def _resolve(self, contents: RepoContents) -> RepoContents:
-        """Aggregation result types inferred from the sources' columns, before planning."""
-        from sqlfeat.validation import describe_source, resolve_aggregations
+        """What the sources' columns decide, before planning: aggregation result types, and the
+        schema of a view that lists no features (every other source column, as Feast infers it;
+        columns no dtype reads are left out with a ``DtypeNotice``)."""
+        import warnings
+
+        from sqlfeat.validation import (
+            DtypeNotice, describe_source, infer_schema, lists_no_features, resolve_aggregations,
+        )  # fmt: skip
 
         cache: dict = {}
-        contents.feature_views = [
-            resolve_aggregations(view, describe_source(view, self.offline_store, self.repo_path, cache))
-            if view.aggregations else view
-            for view in contents.feature_views
-        ]
+        entities = self._entities_of(contents)
+        resolved = []
+        for view in contents.feature_views:
+            if view.aggregations:
+                view = resolve_aggregations(view, describe_source(view, self.offline_store, self.repo_path, cache))
+            elif lists_no_features(view, entities):
+                view, notes = infer_schema(view, entities, describe_source(view, self.offline_store, self.repo_path, cache))
+                for note in notes:
+                    warnings.warn(note, DtypeNotice, stacklevel=3)
+            resolved.append(view)
+        contents.feature_views = resolved
         return contents
 
-    def _validate(self, plan: RegistryPlan) -> None:
+    @staticmethod
+    def _show_inferred(plan: RegistryPlan, inferred: set[str]) -> RegistryPlan:
+        """Each added or changed view whose schema was inferred says so, with its fields."""
+        from dataclasses import replace
+
+        for index, change in enumerate(plan.changes):
+            if change.kind == "feature_views" and change.name in inferred and change.action != "remove":
+                schema = plan.specs["feature_views"][change.name]["schema"]
+                fields = ", ".join(f"{f['name']} ({f['dtype']})" for f in schema)
+                plan.changes[index] = replace(change, details=(f"schema inferred from its source: {fields}", *change.details))
+        return plan
+
+    def _entities_of(self, contents: RepoContents) -> dict[str, Entity]:
+        """The entities ``contents`` may use: its own, and those registered before."""
+        known = self.registry.entities() if self.registry.exists else {}
+        return {**known, **{e.name: e for e in contents.entities}}
+
+    def _no_features(self, contents: RepoContents) -> set[str]:
+        from sqlfeat.validation import lists_no_features
+
+        entities = self._entities_of(contents)
+        return {v.name for v in contents.feature_views if lists_no_features(v, entities)}
+
+    def _validate(self, plan: RegistryPlan) -> list[str]:
+        """Every view of ``plan`` against the warehouse; returns the dtype notes (conversions)."""
         from sqlfeat.validation import check_view_entities, check_view_source
 
         self.registry.check_feature_services(plan)
@@ -156,8 +197,22 @@ class FeatureStore:
         views = [FeatureView.from_spec(spec) for spec in plan.specs["feature_views"].values()]
         check_view_entities(views, entities)
         cache: dict = {}
+        notes: list[str] = []
         for view in views:
-            check_view_source(view, entities, self.offline_store, self.repo_path, cache)
+            notes += check_view_source(view, entities, self.offline_store, self.repo_path, cache)
+        return notes
+
+    def _dtype_notes(self, notes: list[str] | None, strict: bool | None) -> None:
+        """Declared dtypes that convert: an error when strict (default: ``strict_dtypes``), else
+        a ``DtypeNotice`` warning each."""
+        import warnings
+
+        from sqlfeat.validation import DtypeNotice, strict_error
+
+        if notes and (self.config.strict_dtypes if strict is None else strict):
+            raise strict_error(notes)
+        for note in notes or ():
+            warnings.warn(note, DtypeNotice, stacklevel=3)
 
     # -- offline ------------------------------------------------------------------------------
     @property
@@ -292,82 +347,6 @@ class FeatureStore:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-    # -- online: materialization, serving, consistency (sqlfeat/online/) -----------------------
-    @property
-    def online_store(self) -> OnlineStore:
-        """The ``online_store`` of feature_store.yaml (sqlite by default), connected lazily."""
-        online = self._online
-        if online is None:
-            from sqlfeat.online import connect_online_store
-
-            online = self._online = connect_online_store(self.config.online_store, self.project, self.repo_path)
-        return online
-
-    @property
-    def online_target(self) -> OnlineTarget:
-        """Where materialized values go: this project in the configured online store (described
-        by host, port, database, path or table, never a secret; no connection is made)."""
-        from sqlfeat.online import describe_online_store
-
-        return OnlineTarget(self.project, describe_online_store(self.config.online_store, self.project, self.repo_path))
-
-    def close_online(self) -> None:
-        online, self._online = self._online, None
-        if online is not None:
-            online.close()
-
-    def materialize(
-        self, start_date: datetime, end_date: datetime, feature_views: Sequence[str] | None = None,
-        on_progress: ProgressHook | None = None,
-    ) -> MaterializationReport:  # fmt: skip
-        """Write each entity's newest row with event time in [start_date, end_date] online.
-
-        ``on_progress(report, run)`` is called as the run advances (the CLI draws its bar from it).
-        """
-        from sqlfeat.online.materialize import materialize
-
-        return materialize(self, start_date, end_date, feature_views, on_progress=on_progress)
-
-    def materialize_incremental(
-        self, end_date: datetime, feature_views: Sequence[str] | None = None, on_progress: ProgressHook | None = None
-    ) -> MaterializationReport:
-        """Continue each view from its watermark up to end_date; a new view gets its full history."""
-        from sqlfeat.online.materialize import materialize_incremental
-
-        return materialize_incremental(self, end_date, feature_views, on_progress=on_progress)
-
-    def get_online_features(
-        self, features: Sequence[str] | FeatureService, entity_rows: Any, full_feature_names: bool = False,
-        as_of: datetime | None = None,
-    ) -> OnlineResponse:  # fmt: skip
-        """Latest values for ``entity_rows`` (``[{"user_id": 42}, ...]``): one read per view; a
-        value older than its view's TTL at ``as_of`` (default: now) reads as null."""
-        from sqlfeat.online import serving
-
-        # A plan is only cached once the registry was read successfully: skip the file check then.
-        registry = self._registry if self._registry is not None else self._applied()
-        plans = self._serving_plans
-        wanted = features if isinstance(features, FeatureService) else (features,) if isinstance(features, str) else tuple(features)
-        key = (wanted, full_feature_names)
-        cached = plans.get(key)
-        if cached is None or cached[0] is not registry:
-            if len(plans) > 256:
-                plans.clear()
-            from sqlfeat.online.teardown import pending_views
-
-            plan = serving.build_plan(self.project, registry.feature_views(), registry.entities(), key[0], full_feature_names,
-                                      pending_views(registry, self.online_target))  # fmt: skip
-            cached = plans[key] = (registry, plan)
-        return serving.get_online_features(self.online_store, cached[1], entity_rows, as_of)
-
-    def check_consistency(
-        self, feature_views: Sequence[str] | None = None, sample: int | None = None, seed: int = 0
-    ) -> ConsistencyReport:
-        """Compare online values with get_historical_features at each view's watermark."""
-        from sqlfeat.online.consistency import check_consistency
-
-        return check_consistency(self, feature_views, sample, seed)
 
 
 def _has_all_tags(tags: Mapping[str, str], wanted: Mapping[str, str] | None) -> bool:

@@ -6,8 +6,12 @@
 - ``COLUMN_TYPES``: per warehouse column type (sqlglot's ``DataType.Type`` names) its family, the
   Arrow type a result column of it is fetched as, and whether it is a naive timestamp.
 
-Other modules ask these tables (``dtype.family is Family.FLOAT``, ``column_family(t)``); nothing
-compares dtype names as strings. pyarrow and sqlglot are imported inside the functions that need
+- ``CONVERSIONS``: per (declared family, column family) what casting the column to a declared
+  dtype that does not read it exactly does to the values (a narrower integer, integers as text...);
+  a pair absent there cannot convert.
+
+Other modules ask these tables (``dtype.family is Family.FLOAT``, ``column_family(t)``,
+``dtype.conversion(t)``); nothing compares dtype names as strings. pyarrow and sqlglot are imported inside the functions that need
 them so ``import sqlfeat`` stays fast.
 """
 
@@ -182,6 +186,9 @@ class FeatureType:
     # Python values an online join key of this dtype accepts; empty: it cannot be a join key.
     key_types: tuple[type, ...] = ()
     element: FeatureType | None = None
+    # A join key of this dtype is cast to it in SQL, so a source column of integers compares as
+    # text with text keys (entity_df, online rows); on a text column the cast changes nothing.
+    casts_key: bool = False
 
     def __repr__(self) -> str:
         return self.name
@@ -214,6 +221,22 @@ class FeatureType:
             return True
         return column_type.this.name in self.reads
 
+    def conversion(self, column_type: exp.DataType, float_is_double: bool = False) -> str | None:
+        """What casting a source column of ``column_type`` to this dtype does to its values, when
+        this dtype does not read it exactly (``accepts_column`` is False): a ``CONVERSIONS`` entry.
+        None: it cannot convert (text into a number...). An array converts element by element,
+        within one family only (BigQuery casts an array to no other element type)."""
+        if self.element is not None:
+            inner = column_type.expressions
+            if column_family(column_type) is not Family.ARRAY or not inner:
+                return None
+            if column_family(inner[0]) is not self.element.family:
+                return None
+            note = self.element.conversion(inner[0], float_is_double)
+            return f"each element {note}" if note else None
+        note = CONVERSIONS.get((self.family, column_family(column_type)))
+        return note.format(dtype=self.name) if note else None
+
 
 def _reads(*names: str) -> frozenset[str]:
     unknown = set(names) - COLUMN_TYPES.keys()
@@ -230,7 +253,7 @@ Float32 = FeatureType("Float32", Family.FLOAT, "FLOAT", lambda: _pa().float32(),
 Float64 = FeatureType("Float64", Family.FLOAT, "DOUBLE", lambda: _pa().float64(), _reads("FLOAT", "DOUBLE", "DECIMAL"))
 String = FeatureType(
     "String", Family.STRING, "VARCHAR", lambda: _pa().string(), _reads("TEXT", "VARCHAR", "CHAR", "NVARCHAR", "NCHAR"),
-    (str,),
+    (str,), casts_key=True,
 )
 Bool = FeatureType("Bool", Family.BOOL, "BOOLEAN", lambda: _pa().bool_(), _reads("BOOLEAN"))
 Bytes = FeatureType("Bytes", Family.BYTES, "BLOB", lambda: _pa().binary(), _reads("VARBINARY", "BINARY", "BLOB"), (bytes,))
@@ -238,6 +261,17 @@ UnixTimestamp = FeatureType(
     "UnixTimestamp", Family.TIMESTAMP, "TIMESTAMPTZ", _US_UTC,
     _reads(*(name for name, column in COLUMN_TYPES.items() if column.family is Family.TIMESTAMP)), (datetime,),
 )  # fmt: skip
+
+# (declared dtype's family, source column's family) -> what the SQL cast to the declared dtype does
+# to the values, for a dtype that does not read the column exactly (Int32 over BIGINT, Float32 over
+# DOUBLE, a String join key over integers: what Feast's own example repositories declare). A pair
+# absent here cannot convert (text into a number, floats into integers...) and is refused.
+CONVERSIONS: dict[tuple[Family, Family], str] = {
+    (Family.INTEGER, Family.INTEGER): "narrowed to {dtype}: a value outside its range is an error",
+    (Family.FLOAT, Family.FLOAT): "rounded to {dtype}'s precision",
+    (Family.FLOAT, Family.INTEGER): "read as floats: integers beyond {dtype}'s precision are rounded",
+    (Family.STRING, Family.INTEGER): "read as text (decimal digits): a join key compares as text",
+}
 
 PRIMITIVES: tuple[FeatureType, ...] = (Int32, Int64, Float32, Float64, String, Bool, Bytes, UnixTimestamp)
 # The Python values a join key accepts when its entity declares no value type.

@@ -6,6 +6,7 @@ drifted since apply fails with the column named, not with a warehouse stack trac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlglot import exp
 
 from sqlfeat.definitions import Entity, FeatureView
 from sqlfeat.errors import DefinitionError, SchemaMismatchError, SqlfeatError
-from sqlfeat.types import Family, FeatureType, column_family, is_timestamp_column
+from sqlfeat.types import Family, FeatureType, column_family, dtype_of_column, is_timestamp_column
 from sqlfeat.warehouses.base import OfflineStore
 
 
@@ -53,17 +54,27 @@ def describe_source(
     return cache[source.name]
 
 
+class DtypeNotice(UserWarning):
+    """A declared dtype is not its source column's but converts to it (Int32 over a BIGINT column,
+    Float32 over DOUBLE, a String join key over integers): the SQL casts the values. ``apply``
+    warns with it; ``strict_dtypes: true`` (``--strict``) makes it an error."""
+
+
 def check_view_source(
     view: FeatureView,
     entities: Mapping[str, Entity],
     store: OfflineStore,
     repo_path: Path,
     columns_cache: dict[str, dict[str, exp.DataType]] | None = None,
-) -> None:
-    """Every column the view reads exists in its source with a compatible type."""
+) -> list[str]:
+    """Every column the view reads exists in its source with a type its declared dtype reads.
+
+    Returns one note per declared dtype that differs from its column but converts (a
+    ``types.CONVERSIONS`` entry: the SQL casts it); what cannot convert raises."""
     source = view.source
     columns = describe_source(view, store, repo_path, columns_cache)
     where = f"feature view {view.name!r}: source {source.name!r}"
+    notes: list[str] = []
 
     def column(name: str, role: str) -> exp.DataType:
         if name not in columns:
@@ -72,39 +83,69 @@ def check_view_source(
             )
         return columns[name]
 
-    for role, name in (("timestamp_field", source.timestamp_field), ("created_timestamp_column", source.created_timestamp_column)):
+    stamps = (("timestamp_field", source.timestamp_field, source.event_time_column),
+              ("created_timestamp_column", source.created_timestamp_column, source.created_time_column))  # fmt: skip
+    for role, given, name in stamps:
         if name and not is_timestamp_column(column(name, role)):
+            mapped = f" (source column {name!r})" if name != given else ""
             raise SchemaMismatchError(
-                f"{where}: {role} {name!r} has type {columns[name].sql('duckdb')}, not a timestamp; "
+                f"{where}: {role} {given!r}{mapped} has type {columns[name].sql('duckdb')}, not a timestamp; "
                 "convert it to a timestamp column"
             )
     declared: dict[str, FeatureType] = {f.name: f.dtype for f in view.schema}
     for entity_name in view.entities:
         entity = entities[entity_name]
         for key in entity.join_keys:
-            source_type = column(source.source_column(key), f"join key of entity {entity_name!r}")
+            source_column = source.source_column(key)
+            source_type = column(source_column, f"join key of entity {entity_name!r}")
             expected = declared.get(key) or entity.key_dtype
-            if expected is not None and column_family(source_type) is not expected.family:
+            if expected is None or column_family(source_type) is expected.family:
+                continue  # keys of one family compare as they are, whatever their width
+            note = expected.conversion(source_type) if expected.casts_key else None
+            if note is None:
                 raise SchemaMismatchError(
                     f"{where}: join key {key!r} is {source_type.sql('duckdb')} in the source but "
-                    f"entity {entity_name!r} declares {expected.name}"
+                    f"entity {entity_name!r} declares {expected.name}; declare the column's type or cast it in the source"
                 )
+            notes.append(
+                f"{where}: join key {key!r} is declared {expected.name} but source column {source_column!r} is "
+                f"{_named(source_type)}: {note}"
+            )
     join_keys = {k for name in view.entities for k in entities[name].join_keys}
     for aggregation in view.aggregations:
         _check_aggregation(view, aggregation, column(source.source_column(aggregation.column), f"aggregated by {aggregation.name!r}"), where)
     if view.aggregations:
-        return
+        return notes
     for field in view.schema:
         if field.name in join_keys:
             continue
         source_column = source.source_column(field.name)
         actual = column(source_column, f"feature {field.name!r}")
-        if not field.dtype.accepts_column(actual, store.dialect.FLOAT_IS_DOUBLE):
-            raise SchemaMismatchError(
-                f"{where}: feature {field.name!r} is declared {field.dtype.name} but source column "
-                f"{source_column!r} is {actual.sql('duckdb')}; change the dtype in the schema or cast "
-                "the column in the source"
-            )
+        unsupported = store.dialect.unsupported(field.dtype)
+        if unsupported is not None:
+            raise SchemaMismatchError(f"{where}: feature {field.name!r} is declared {field.dtype.name}, but {unsupported}")
+        if field.dtype.accepts_column(actual, store.dialect.FLOAT_IS_DOUBLE):
+            continue
+        said = f"{where}: feature {field.name!r} is declared {field.dtype.name} but source column {source_column!r} is {_named(actual)}"
+        note = field.dtype.conversion(actual, store.dialect.FLOAT_IS_DOUBLE)
+        if note is None:
+            raise SchemaMismatchError(f"{said}, which does not convert to it; change the dtype in the schema or cast the column in the source")
+        notes.append(f"{said}: {note}")
+    return notes
+
+
+def _named(column_type: exp.DataType) -> str:
+    """``BIGINT (Int64)``: a column type and the dtype that reads it exactly, if any."""
+    own = dtype_of_column(column_type)
+    return column_type.sql("duckdb") + (f" ({own.name})" if own is not None else "")
+
+
+def strict_error(notes: list[str]) -> SchemaMismatchError:
+    """The error ``strict_dtypes`` (``--strict``) makes of dtype notes."""
+    return SchemaMismatchError(
+        "; ".join(notes) + ". strict_dtypes is on: declare each column's own dtype (in parentheses), or cast the "
+        "column in the source (without strict_dtypes the conversion is accepted with a warning)"
+    )
 
 
 _NUMERIC = frozenset({Family.INTEGER, Family.FLOAT})
@@ -161,3 +202,49 @@ def typed_like_registered(view: FeatureView, registered: FeatureView | None) -> 
     spec = view.to_spec()
     spec["aggregations"] = [typed[key(a)].to_spec() for a in view.aggregations]
     return FeatureView.from_spec(spec)
+
+
+def lists_no_features(view: FeatureView, entities: Mapping[str, Entity]) -> bool:
+    """A lookup view whose schema declares no feature (at most its join keys' types): its
+    features are inferred from its source at apply, as Feast does."""
+    keys = {k for name in view.entities if name in entities for k in entities[name].join_keys}
+    return not view.aggregations and all(f.name in keys for f in view.schema)
+
+
+# Feast leaves such columns out of inferred schemas: double underscores mark internal columns.
+_INTERNAL_COLUMN = re.compile(r"^__|__$")
+
+
+def infer_schema(
+    view: FeatureView, entities: Mapping[str, Entity], columns: dict[str, exp.DataType]
+) -> tuple[FeatureView, list[str]]:
+    """The view with a feature per source column that is not a join key, a timestamp or the
+    partition column (named through ``field_mapping``, typed by ``types.dtype_of_column``), and
+    a note per column left out because no dtype reads it. Join-key fields it declared are kept."""
+    from sqlfeat.definitions import Field
+
+    source = view.source
+    keys = {k for name in view.entities if name in entities for k in entities[name].join_keys}
+    skipped = {source.event_time_column, source.created_time_column, getattr(source, "partition_column", None)}
+    fields, notes = list(view.schema), []
+    for column, column_type in columns.items():
+        name = source.field_mapping.get(column, column)
+        if column in skipped or name in keys or _INTERNAL_COLUMN.search(column):
+            continue
+        dtype = dtype_of_column(column_type)
+        left_out = f"feature view {view.name!r}: source column {column!r} ({column_type.sql('duckdb')}) is not inferred as a feature"
+        if dtype is None:
+            notes.append(f"{left_out}: no sqlfeat dtype reads it; declare the schema to choose the features")
+            continue
+        try:
+            fields.append(Field(name, dtype))
+        except DefinitionError as err:  # a column name that is no identifier
+            notes.append(f"{left_out}: {err}; map it to a name with field_mapping")
+    if len(fields) == len(view.schema):
+        raise DefinitionError(
+            f"feature view {view.name!r} lists no features and its source {source.name!r} has no other column to "
+            "infer them from; declare schema=[Field(...), ...]"
+        )
+    spec = view.to_spec()
+    spec["schema"] = [f.to_spec() for f in fields]
+    return FeatureView.from_spec(spec), notes

@@ -9,7 +9,7 @@ import pytest
 
 from sqlfeat import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
 from sqlfeat.errors import DefinitionError, SchemaMismatchError
-from sqlfeat.types import Float32, Float64, Int32, Int64, String
+from sqlfeat.types import Bool, Float32, Float64, Int32, Int64, String
 
 user = Entity(name="user_id", value_type=ValueType.INT64)
 
@@ -47,15 +47,15 @@ def test_valid_definitions_apply_and_persist(store):
     ("view", "message"),
     [
         (clicks_view(schema=[Field(name="clicks", dtype=Int64)]), "'user_clicks'.*no column 'clicks' \\(feature 'clicks'\\)"),
-        (clicks_view(schema=[Field(name="click_count", dtype=String)]), "feature 'click_count' is declared String but source column 'click_count' is BIGINT"),
-        (clicks_view(schema=[Field(name="avg_dwell_seconds", dtype=Int32)]), "feature 'avg_dwell_seconds' is declared Int32 but source column 'avg_dwell_seconds' is REAL"),
-        (clicks_view(schema=[Field(name="click_count", dtype=Int32)]), "'click_count' is declared Int32 but source column 'click_count' is BIGINT"),
+        (clicks_view(schema=[Field(name="click_count", dtype=Bool)]), "feature 'click_count' is declared Bool but source column 'click_count' is BIGINT \\(Int64\\), which does not convert"),
+        (clicks_view(schema=[Field(name="avg_dwell_seconds", dtype=Int32)]), "feature 'avg_dwell_seconds' is declared Int32 but source column 'avg_dwell_seconds' is REAL \\(Float32\\), which does not convert"),
+        (clicks_view(schema=[Field(name="top_category", dtype=Int64)]), "feature 'top_category' is declared Int64 but source column 'top_category' is TEXT \\(String\\), which does not convert"),
         (clicks_view(source=FileSource(path="data/clicks.parquet", timestamp_field="ts")), "no column 'ts' \\(timestamp_field\\)"),
         (clicks_view(source=FileSource(path="data/clicks.parquet", timestamp_field="top_category")), "timestamp_field 'top_category' has type TEXT, not a timestamp"),
         (clicks_view(source=FileSource(path="data/clicks.parquet", timestamp_field="event_time", created_timestamp_column="made")), "no column 'made' \\(created_timestamp_column\\)"),
         (clicks_view(source=FileSource(path="data/missing.parquet", timestamp_field="event_time")), "source 'data/missing.parquet' cannot be read"),
         (clicks_view(entities=[Entity(name="merchant_id")]), "no column 'merchant_id' \\(join key of entity 'merchant_id'\\)"),
-        (clicks_view(entities=[Entity(name="user_id", value_type=ValueType.STRING)]), "join key 'user_id' is BIGINT in the source but entity 'user_id' declares String"),
+        (clicks_view(entities=[Entity(name="user_id", value_type=ValueType.BOOL)]), "join key 'user_id' is BIGINT in the source but entity 'user_id' declares Bool"),
     ],
 )
 def test_schema_problems_name_view_and_column(store, view, message):
@@ -155,3 +155,95 @@ def test_two_repos_in_one_process_never_share_their_sibling_modules(tmp_path):
     import sys
 
     assert "features" not in sys.modules, "nothing of a repo stays imported after its load"
+
+
+def test_a_narrower_declared_dtype_is_cast_with_a_warning(store):
+    # Feast's example repositories declare Int32 / Float32 over int64 / float64 columns.
+    from sqlfeat.validation import DtypeNotice
+
+    narrow = clicks_view(schema=[Field(name="click_count", dtype=Int32), Field(name="avg_dwell_seconds", dtype=Float32)])
+    with pytest.warns(DtypeNotice, match="feature 'click_count' is declared Int32 but source column 'click_count' is BIGINT \\(Int64\\): narrowed to Int32") as caught:
+        store.apply([user, narrow])
+    assert len(caught) == 1, "Float32 over a REAL column reads it exactly"
+    spine = pd.DataFrame({"user_id": [1, 2], "event_timestamp": pd.to_datetime(["2024-01-06", "2024-01-11"], utc=True)})
+    job = store.get_historical_features(spine, ["user_clicks:click_count"])
+    assert 'CAST("src"."click_count" AS INT)' in job.sql
+    table = job.to_arrow()
+    assert str(table.schema.field("click_count").type) == "int32" and table.column("click_count").to_pylist() == [21, 6]
+
+
+def test_strict_makes_a_narrower_dtype_an_error(store):
+    narrow = clicks_view(schema=[Field(name="click_count", dtype=Int32)])
+    with pytest.raises(SchemaMismatchError, match="declared Int32 but source column 'click_count' is BIGINT \\(Int64\\).*strict_dtypes is on"):
+        store.apply([user, narrow], strict=True)
+    assert not store.config.registry_path.exists()
+
+
+def test_strict_dtypes_in_the_config_and_on_the_command_line(make_repo, clicks_frame):
+    from click.testing import CliRunner
+
+    from sqlfeat.cli import cli
+
+    repo = make_repo({"clicks": clicks_frame})
+    (repo / "defs.py").write_text(VIEW_FILE.format(ttl=1).replace("dtype=Int64", "dtype=Int32").replace("Int64", "Int32"))
+    applied = CliRunner().invoke(cli, ["--chdir", str(repo), "apply"])
+    assert applied.exit_code == 0, applied.output
+    assert "Warning: feature view 'user_clicks': source 'data/clicks.parquet': feature 'click_count' is declared Int32" in applied.output
+    refused = CliRunner().invoke(cli, ["--chdir", str(repo), "apply", "--strict"])
+    assert refused.exit_code == 1 and "strict_dtypes is on" in refused.output
+    config = repo / "feature_store.yaml"
+    config.write_text(config.read_text() + "strict_dtypes: true\n")
+    with pytest.raises(SchemaMismatchError, match="strict_dtypes is on"):
+        FeatureStore(repo_path=repo).plan()
+    config.write_text(config.read_text().replace("strict_dtypes: true", "strict_dtypes: maybe"))
+    bad = CliRunner().invoke(cli, ["--chdir", str(repo), "plan"])
+    assert bad.exit_code == 2 and "`strict_dtypes` must be true or false, got 'maybe'" in bad.output
+
+
+def test_schema_inference_leaves_out_keys_timestamps_internal_and_untyped_columns(make_repo, clicks_frame):
+    from datetime import date
+
+    from sqlfeat.validation import DtypeNotice
+
+    frame = clicks_frame.rename(columns={"event_time": "ts", "click_count": "cc"}).assign(
+        day=date(2024, 1, 1), __loaded_by="etl", batch__="b1", **{"dwell in s": 1.0},
+    )
+    store = FeatureStore(repo_path=make_repo({"clicks": frame}))
+    source = FileSource(path="data/clicks.parquet", timestamp_field="event_time", created_timestamp_column="created",
+                        field_mapping={"ts": "event_time", "cc": "click_count"})  # fmt: skip
+    view = FeatureView(name="user_clicks", entities=[user], source=source)
+    with pytest.warns(DtypeNotice) as caught:
+        store.apply([user, view])
+    notes = [str(w.message) for w in caught if w.category is DtypeNotice]
+    assert notes[0] == ("feature view 'user_clicks': source column 'day' (DATE) is not inferred as a feature: no sqlfeat "
+                        "dtype reads it; declare the schema to choose the features")  # fmt: skip
+    assert notes[1].startswith("feature view 'user_clicks': source column 'dwell in s' (DOUBLE) is not inferred as a "
+                               "feature: field name 'dwell in s' is not valid")  # fmt: skip
+    assert len(notes) == 2
+    inferred = {f.name: f.dtype.name for f in store.get_feature_view("user_clicks").schema}
+    assert inferred == {"click_count": "Int64", "avg_dwell_seconds": "Float32", "top_category": "String"}
+
+
+def test_a_view_with_nothing_to_infer_is_refused(make_repo, clicks_frame):
+    store = FeatureStore(repo_path=make_repo({"clicks": clicks_frame[["user_id", "event_time", "created"]]}))
+    view = clicks_view(schema=[])
+    with pytest.raises(DefinitionError, match="'user_clicks' lists no features and its source 'data/clicks.parquet' has no other column"):
+        store.apply([user, view])
+
+
+def test_check_infers_the_schema_and_no_data_borrows_the_registered_one(make_repo, clicks_frame):
+    from sqlfeat.checks import CheckOptions, run_checks
+
+    repo = make_repo({"clicks": clicks_frame})
+    text = VIEW_FILE.format(ttl=1).replace("schema=[Field(name=\"click_count\", dtype=Int64)],", "")
+    (repo / "defs.py").write_text(text.replace('timestamp_field="event_time")', 'timestamp_field="event_time", created_timestamp_column="created")'))
+    with FeatureStore(repo_path=repo) as store:
+        run = run_checks(store, CheckOptions())
+        assert run.exit_code == 0, [r.message for r in run.results if r.status != "pass"]
+        compiled = (repo / "target" / "compiled" / "duckdb" / "user_clicks.sql").read_text()
+        assert '"avg_dwell_seconds"' in compiled and '"top_category"' in compiled
+        skipped = run_checks(store, CheckOptions(data=False))
+        assert [r.message for r in skipped.results if r.skipped][0].startswith("feature view 'user_clicks': lists no features")
+        store.apply()
+        borrowed = run_checks(store, CheckOptions(data=False))
+        assert not [r for r in borrowed.results if r.status != "pass"], [r.message for r in borrowed.results]

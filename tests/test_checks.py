@@ -23,7 +23,7 @@ NOW = datetime(2024, 2, 1, tzinfo=timezone.utc)
 DEFINITIONS = '''\
 from datetime import timedelta
 from sqlfeat import Entity, FeatureView, Field, FileSource, ValueType
-from sqlfeat.types import Float32, Float64, Int64, String
+from sqlfeat.types import Bool, Float32, Float64, Int32, Int64, String
 
 user = Entity(name="user_id", value_type=ValueType.INT64)
 clicks = FileSource(path="data/clicks.parquet", timestamp_field="event_time", created_timestamp_column="created")
@@ -118,10 +118,24 @@ orphan = FeatureView(name="orphan_view", entities=["merchant_id"], source=clicks
     assert failure.view == "orphan_view" and "'merchant_id', which is not defined" in failure.message
 
 
-def test_a_declared_dtype_that_differs_from_the_warehouse_fails_schema(repo):
-    failure = only_failure(check(repo(text=definitions(click_count="String"))), "schema")
+def test_a_declared_dtype_that_cannot_read_the_warehouse_column_fails_schema(repo):
+    failure = only_failure(check(repo(text=definitions(click_count="Bool"))), "schema")
     assert failure.view == "user_clicks" and failure.column == "click_count"
-    assert "feature 'click_count' is declared String but source column 'click_count' is BIGINT" in failure.message
+    assert "feature 'click_count' is declared Bool but source column 'click_count' is BIGINT (Int64), which does not convert" in failure.message
+
+
+def test_a_narrower_declared_dtype_warns_and_fails_when_strict(repo):
+    # Feast's example repositories declare Int32 over int64 columns: cast, with a warning.
+    root = repo(text=definitions(click_count="Int32"))
+    run = check(root)
+    (warned,) = not_passing(run)["dtypes.user_clicks.click_count"]
+    assert warned.status == "warn" and run.exit_code == 0
+    assert "feature 'click_count' is declared Int32 but source column 'click_count' is BIGINT (Int64): narrowed" in warned.message
+    assert only_failure(check(root, strict=True), "dtypes").column == "click_count"
+    assert invoke(root, "--strict").exit_code == 1 and invoke(root).exit_code == 0
+    config = root / "feature_store.yaml"
+    config.write_text(config.read_text() + "strict_dtypes: true\n")
+    assert only_failure(check(root), "dtypes").view == "user_clicks"
 
 
 def test_a_view_its_warehouse_cannot_read_fails_compile(repo):
@@ -308,7 +322,7 @@ def invoke(root: Path, *args: str, env: dict | None = None):
 def test_cli_exit_codes(repo, tmp_path):
     root = repo()
     assert invoke(root).exit_code == 0
-    (root / "features.py").write_text(definitions(click_count="String"))
+    (root / "features.py").write_text(definitions(click_count="Bool"))
     assert invoke(root).exit_code == 1
     assert invoke(tmp_path / "nowhere").exit_code == 2, "no feature_store.yaml is a configuration error"
     result = invoke(root, "--state", str(tmp_path / "missing"))
@@ -317,13 +331,13 @@ def test_cli_exit_codes(repo, tmp_path):
 
 
 def test_cli_writes_junit_and_github_annotations(repo, tmp_path):
-    root = repo(text=definitions(click_count="String"))
+    root = repo(text=definitions(click_count="Bool"))
     junit = tmp_path / "reports" / "sqlfeat.xml"
     result = invoke(root, "--junit", str(junit), "--format", "github", env={"GITHUB_WORKSPACE": str(root)})
     assert result.exit_code == 1
     (annotation,) = [line for line in result.output.splitlines() if line.startswith("::error")]
     assert annotation.startswith("::error file=features.py,line=9,title=sqlfeat check%3A schema.user_clicks.click_count::")
-    assert "feature 'click_count' is declared String" in annotation
+    assert "feature 'click_count' is declared Bool" in annotation
 
     from xml.etree import ElementTree
 

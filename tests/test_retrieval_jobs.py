@@ -147,6 +147,16 @@ def test_unknown_features_are_named(store, features, message):
         store.get_historical_features(SPINE, features)
 
 
+def test_an_unknown_feature_is_a_key_error_as_in_feast(store):
+    # Feast code catches KeyError around feature lookups; the message still reads as written.
+    with pytest.raises(KeyError) as caught:
+        store.get_historical_features(SPINE, ["user_clicks:nope"])
+    assert isinstance(caught.value, FeatureReferenceError)
+    assert str(caught.value).startswith("feature 'nope' is not in feature view 'user_clicks'; it has [")
+    with pytest.raises(KeyError, match="^feature view 'nope' is not registered"):
+        store.get_feature_view("nope")
+
+
 def test_registry_missing_says_run_apply(make_repo):
     store = FeatureStore(repo_path=make_repo())
     with pytest.raises(Exception, match="run `sqlfeat apply`"):

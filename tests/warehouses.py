@@ -30,13 +30,18 @@ class Harness:
     strategy: str = "auto"
     _tables: list[str] = field(default_factory=list)
 
-    def source(self, repo: Path, name: str, frame: pd.DataFrame, **kwargs):
-        """Store ``frame`` as source ``name`` and return the matching sqlfeat source."""
+    def source(self, repo: Path, name: str, frame: pd.DataFrame, query: bool = False, **kwargs):
+        """Store ``frame`` as source ``name`` and return the matching sqlfeat source: a table (a
+        parquet file on DuckDB), or with ``query=True`` a ``SELECT`` over it (``DuckDBSource(query=...)``,
+        ``PostgreSQLSource(query=...)``...)."""
         import sqlfeat
 
         if self.name == "duckdb":
             (repo / "data").mkdir(parents=True, exist_ok=True)
-            frame.to_parquet(repo / "data" / f"{name}.parquet", index=False)
+            path = repo / "data" / f"{name}.parquet"
+            frame.to_parquet(path, index=False)
+            if query:
+                return sqlfeat.DuckDBSource(query=f"SELECT * FROM read_parquet('{path}')", name=name, **kwargs)
             return sqlfeat.FileSource(path=f"data/{name}.parquet", **kwargs)
         from sqlfeat.warehouses import warehouse_module
 
@@ -47,7 +52,23 @@ class Harness:
             "postgres": sqlfeat.PostgreSQLSource, "snowflake": sqlfeat.SnowflakeSource,
             "bigquery": sqlfeat.BigQuerySource,
         }[self.name]  # fmt: skip
+        if query:
+            return source_class(query=f"SELECT * FROM {self.quoted(table)}", name=name, **kwargs)
         return source_class(table=table, **kwargs)
+
+    def quoted(self, table: str) -> str:
+        """A table name as this warehouse's SQL writes it, quoted part by part."""
+        from sqlfeat.warehouses import get_dialect
+
+        dialect = get_dialect(self.name)
+        return dialect.table(table).sql(dialect=dialect.SQLGLOT_DIALECT)
+
+    def spine(self, store, name: str, frame: pd.DataFrame, query: bool = False) -> str:
+        """Write ``frame`` as a table through ``store``'s own connection (an in-memory DuckDB is
+        only visible there) and return what ``entity_df`` takes: its name, or a SELECT over it."""
+        table = f"{self.namespace}.{name}" if self.namespace else name
+        store.offline_store.write_arrow(pa.Table.from_pandas(frame, preserve_index=False), table)
+        return f"SELECT * FROM {self.quoted(table)}" if query else table
 
 
 def postgres_harness(dsn: str, schema: str) -> Harness:

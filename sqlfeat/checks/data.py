@@ -55,7 +55,7 @@ def timestamp_zones(view: FeatureView, columns: dict[str, exp.DataType]) -> list
     """A warn per event/created timestamp column stored without a time zone."""
     results = []
     source = view.source
-    for role, column in (("timestamp_field", source.timestamp_field), ("created_timestamp_column", source.created_timestamp_column)):
+    for role, column in (("timestamp_field", source.event_time_column), ("created_timestamp_column", source.created_time_column)):
         if not column or column not in columns:
             continue
         kind = columns[column].this.name
@@ -83,8 +83,8 @@ def _profile_checks(view: FeatureView, keys: dict[str, str], store: FeatureStore
     """One query: row count, nulls per key and event time, newest event, rows in the future."""
     dialect = store.offline_store.dialect
     source = view.source
-    stamps = [c for c in (source.timestamp_field, source.created_timestamp_column) if c]
-    event = dialect.to_instant(col(source.timestamp_field, SRC))
+    stamps = [c for c in (source.event_time_column, source.created_time_column) if c]
+    event = dialect.to_instant(col(source.event_time_column, SRC))
     future = [
         exp.Sum(this=exp.Case(
             ifs=[exp.If(this=exp.GT(this=dialect.to_instant(col(c, SRC)), expression=dialect.instant_literal(now + CLOCK_SKEW)),
@@ -95,13 +95,13 @@ def _profile_checks(view: FeatureView, keys: dict[str, str], store: FeatureStore
     ]
     query = exp.select(
         exp.Count(this=exp.Star()),
-        *[_nulls(c) for c in [*keys.values(), source.timestamp_field]],
+        *[_nulls(c) for c in [*keys.values(), source.event_time_column]],
         exp.Max(this=event),
         *future,
     ).from_(_relation(view, dialect, store.repo_path))
     values = _first_row(store, query)
     rows = int(values[0] or 0)
-    null_counts = dict(zip([*keys, source.timestamp_field], (int(v or 0) for v in values[1 : len(keys) + 2])))
+    null_counts = dict(zip([*keys, source.event_time_column], (int(v or 0) for v in values[1 : len(keys) + 2])))
     newest = _utc(values[len(keys) + 2])
     future_counts = dict(zip(stamps, (int(v or 0) for v in values[len(keys) + 3 :])))
     where = f"of source {source.name!r}"
@@ -110,7 +110,7 @@ def _profile_checks(view: FeatureView, keys: dict[str, str], store: FeatureStore
     for name, count in null_counts.items():
         if count:
             column = keys.get(name, name)
-            what = "event timestamp" if name == source.timestamp_field else f"join key {name!r}"
+            what = "event timestamp" if name == source.event_time_column else f"join key {name!r}"
             renamed = f" (source column {column!r})" if column != name else ""
             problems.append((column, f"{what}{renamed} is null in {count} of {rows} rows {where}"))
     if problems:
@@ -131,7 +131,7 @@ def _profile_checks(view: FeatureView, keys: dict[str, str], store: FeatureStore
 
 def _freshness(view: FeatureView, rows: int, newest: datetime | None, now: datetime) -> CheckResult:
     warn_after, error_after = view.freshness_warn_after, view.freshness_error_after
-    column = view.source.timestamp_field
+    column = view.source.event_time_column
     data = {"rows": rows, "newest_event": newest.isoformat() if newest else None, "checked_at": now.isoformat()}
     if newest is None:
         status = FAIL if (warn_after or error_after) else PASS
@@ -155,7 +155,7 @@ def _duplicates_check(view: FeatureView, keys: dict[str, str], store: FeatureSto
     """Rows sharing (keys, event time, created time): the point-in-time winner is then arbitrary."""
     dialect = store.offline_store.dialect
     source = view.source
-    columns = [*keys.values(), source.timestamp_field, *([source.created_timestamp_column] if source.created_timestamp_column else [])]
+    columns = [*keys.values(), source.event_time_column, *([source.created_time_column] if source.created_time_column else [])]
     group = [col(c, SRC) for c in columns]
     copies = exp.Count(this=exp.Star())
     query = (
@@ -177,9 +177,9 @@ def _duplicates_check(view: FeatureView, keys: dict[str, str], store: FeatureSto
     message = (
         f"feature view {view.name!r}: {groups} ({', '.join(columns)}) combinations of source {source.name!r} appear "
         f"more than once, e.g. {example} ({int(rows[0][-2])} rows); the point-in-time join would pick one "
-        "arbitrarily" + ("" if source.created_timestamp_column else ": set created_timestamp_column to order them")
+        "arbitrarily" + ("" if source.created_time_column else ": set created_timestamp_column to order them")
     )
-    return CheckResult("unique_rows", FAIL, message, column=source.timestamp_field)
+    return CheckResult("unique_rows", FAIL, message, column=source.event_time_column)
 
 
 def _first_row(store: FeatureStore, query: exp.Select) -> list[Any]:

@@ -65,39 +65,54 @@ def validate(contents: RepoContents) -> tuple[CheckedViews, list[CheckResult]]:
     return checked, results
 
 
-def check_schema(checked: CheckedViews, store: FeatureStore) -> list[CheckResult]:
-    """apply's source validation per view against the warehouse: columns exist, dtypes match.
+def check_schema(checked: CheckedViews, store: FeatureStore, strict: bool | None = None) -> list[CheckResult]:
+    """apply's source validation per view against the warehouse: columns exist, dtypes read them.
 
-    Views that fail are dropped from ``checked``; aggregated views get their result dtypes.
+    Views that fail are dropped from ``checked``; aggregated views get their result dtypes. A
+    declared dtype that converts (Int32 over BIGINT...) is a ``dtypes`` warn, a fail when
+    ``strict`` (default: the config's ``strict_dtypes``).
     """
-    from sqlfeat.validation import check_view_source, describe_source, resolve_aggregations
+    from sqlfeat.validation import (
+        check_view_source, describe_source, infer_schema, lists_no_features, resolve_aggregations,
+    )  # fmt: skip
 
+    strict = store.config.strict_dtypes if strict is None else strict
     results = []
     for name, view in list(checked.views.items()):
         started = time.perf_counter()
+        left_out: list[str] = []
         try:
             columns = describe_source(view, store.offline_store, store.repo_path, checked.columns)
             if view.aggregations:
                 view = resolve_aggregations(view, columns)
-            check_view_source(view, checked.entities, store.offline_store, store.repo_path, checked.columns)
+            elif lists_no_features(view, checked.entities):
+                view, left_out = infer_schema(view, checked.entities, columns)
+            notes = check_view_source(view, checked.entities, store.offline_store, store.repo_path, checked.columns)
         except SqlfeatError as err:
             del checked.views[name]
             column = _quoted_column(str(err))
             results.append(CheckResult("schema", FAIL, str(err), view=name, column=column))
             continue
         checked.views[name] = view
-        message = f"every column read from source {view.source.name!r} exists with its declared dtype"
+        message = f"every column read from source {view.source.name!r} exists with a dtype that reads it"
         results.append(CheckResult("schema", PASS, message, view=name, execution_time=time.perf_counter() - started))
+        for note in notes:
+            said = f"{note} (strict_dtypes: declare the column's own dtype)" if strict else note
+            results.append(CheckResult("dtypes", FAIL if strict else WARN, said, view=name, column=_quoted_column(note)))
+        results += [CheckResult("dtypes", WARN, note, view=name, column=_quoted_column(note)) for note in left_out]
     return results
 
 
 def resolve_from_registry(checked: CheckedViews, store: FeatureStore) -> list[CheckResult]:
     """Without the warehouse (--no-data), aggregated views borrow the result dtypes the registry
     inferred at apply, when their aggregations are unchanged; others cannot compile."""
-    from sqlfeat.validation import typed_like_registered
+    from sqlfeat.validation import lists_no_features, typed_like_registered
 
     results = []
     for name, view in list(checked.views.items()):
+        if lists_no_features(view, checked.entities):
+            results += _inferred_from_registry(checked, store, view)
+            continue
         if not view.aggregations or all(a.dtype is not None for a in view.aggregations):
             continue
         resolved = typed_like_registered(view, _registered_view(store, name))
@@ -111,6 +126,22 @@ def resolve_from_registry(checked: CheckedViews, store: FeatureStore) -> list[Ch
         else:
             checked.views[name] = resolved
     return results
+
+
+def _inferred_from_registry(checked: CheckedViews, store: FeatureStore, view: FeatureView) -> list[CheckResult]:
+    """A view that lists no features borrows the schema apply inferred, when its source and
+    entities are unchanged since; otherwise it cannot compile without the warehouse."""
+    registered = _registered_view(store, view.name)
+    if registered is not None and (registered.source, registered.entities) == (view.source, view.entities):
+        spec = view.to_spec()
+        spec["schema"] = [f.to_spec() for f in registered.schema]
+        checked.views[view.name] = type(view).from_spec(spec)
+        return []
+    del checked.views[view.name]
+    return [CheckResult(
+        "schema", WARN, f"feature view {view.name!r}: lists no features, so its schema comes from the warehouse; "
+        "not compiled with --no-data (run `sqlfeat check` with data, or apply first)", view=view.name, skipped=True,
+    )]
 
 
 def _registered_view(store: FeatureStore, name: str) -> FeatureView | None:

@@ -29,8 +29,8 @@ def check(checked: CheckedViews, store: FeatureStore) -> list[CheckResult]:
             continue
         started = time.perf_counter()
         keys = [source.source_column(k) for name in view.entities for k in checked.entities[name].join_keys]
-        leading = [*keys, source.timestamp_field]
-        extra = [source.created_timestamp_column] if source.created_timestamp_column else []
+        leading = [*keys, source.event_time_column]
+        extra = [source.created_time_column] if source.created_time_column else []
         columns = leading + extra
         try:
             advice = store.offline_store.index_advice(source.table, leading, extra)

@@ -121,11 +121,11 @@ def _read_rows(request: ViewRequest, store: FeatureStore, sample: int) -> tuple[
     key_types = [chosen.schema.field(i).type for i in range(len(keys))]
     picks = [tuple(chosen.column(i)[r].as_py() for i in range(len(keys))) for r in range(chosen.num_rows)]
     matches = [and_(*[exp.EQ(this=k.copy(), expression=exp.convert(v)) for k, v in zip(keys, pick)]) for pick in picks]
-    stamps = [source.timestamp_field, *([source.created_timestamp_column] if source.created_timestamp_column else [])]
+    stamps = [source.event_time_column, *([source.created_time_column] if source.created_time_column else [])]
     query = (
         exp.select(*[k.copy() for k in keys], *[col(c, SRC) for c in stamps], *[col(c, SRC) for c in _value_columns(request)])
         .from_(relation).where(exp.or_(*matches) if len(matches) > 1 else matches[0])
-        .order_by(exp.Ordered(this=col(source.timestamp_field, SRC), desc=True)).limit(ROW_LIMIT)
+        .order_by(exp.Ordered(this=col(source.event_time_column, SRC), desc=True)).limit(ROW_LIMIT)
     )
     table = offline.fetch_arrow(dialect.render(query, pretty=False))
     width = len(keys)

@@ -58,6 +58,9 @@ class CheckOptions:
     data: bool = True
     allow_breaking: bool = False
     warn_error: bool = False
+    # A declared dtype that converts (Int32 over BIGINT...) fails instead of warning; None: the
+    # config's strict_dtypes.
+    strict: bool | None = None
     # The clock the data checks compare with (tests pin it); default: now, UTC.
     now: datetime | None = None
     leakage_entities: int = 20

@@ -52,7 +52,7 @@ def _run(
         checked, found = definitions.validate(contents)
         results += found
         if options.data:
-            results += definitions.check_schema(checked, store)
+            results += definitions.check_schema(checked, store, options.strict)
         else:
             results += definitions.resolve_from_registry(checked, store)
         compiled, found = compile_checks.check(checked, dialects, dialects[0].NAME)

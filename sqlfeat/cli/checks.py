@@ -32,13 +32,17 @@ _PATH = click.Path(file_okay=False, path_type=Path)
 @click.option("--no-data", is_flag=True, help="Do not query the warehouse: skip schema, data and leakage checks.")
 @click.option("--allow-breaking", is_flag=True, help="Accept changes that invalidate online data (warn instead of fail).")
 @click.option("--warn-error", is_flag=True, help="Treat warnings as failures.")
+@click.option("--strict", is_flag=True,
+              help="A declared dtype that is not its column's but converts (Int32 over BIGINT...) fails the "
+                   "dtypes check instead of warning (also: strict_dtypes: true in feature_store.yaml).")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write JUnit XML here (a new file, or one sqlfeat wrote).")
 @click.option("--format", "output_format", type=click.Choice(["text", "github"]), default="text", show_default=True,
               help="`github`: also print ::error / ::warning workflow commands that annotate the pull request.")
 @click.option("--show-passed", is_flag=True, help="List passing checks one by one.")
 @click.pass_context
-def check(ctx, dialects, state, target_path, no_data, allow_breaking, warn_error, junit, output_format, show_passed) -> None:
+def check(ctx, dialects, state, target_path, no_data, allow_breaking, warn_error, strict, junit, output_format,
+          show_passed) -> None:  # fmt: skip
     """Check the feature repo like a dbt CI job: definitions, compiled SQL per dialect, data,
     point-in-time leakage and the registry plan. Writes target/compiled/ and target/run_results.json.
 
@@ -50,7 +54,7 @@ def check(ctx, dialects, state, target_path, no_data, allow_breaking, warn_error
 
     options = CheckOptions(
         dialects=tuple(dialects), state=state, target=target_path, data=not no_data,
-        allow_breaking=allow_breaking, warn_error=warn_error,
+        allow_breaking=allow_breaking, warn_error=warn_error, strict=strict or None,
     )
     if junit is not None:
         claim_junit(junit)

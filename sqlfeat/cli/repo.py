@@ -3,6 +3,8 @@ quickstart. Each is one call into FeatureStore."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -66,9 +68,37 @@ def _print_plan(plan, console) -> None:
         console.print(f"[bold red]Re-materialize after apply:[/] {views} (their online values no longer match)")
 
 
+@contextmanager
+def _dtype_notices(console) -> Iterator[None]:
+    """Prints each declared dtype that converts (a ``DtypeNotice``) as a warning line; other
+    warnings are shown as Python shows them."""
+    import warnings
+
+    from rich.markup import escape
+
+    from sqlfeat.validation import DtypeNotice
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DtypeNotice)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, DtypeNotice):
+            console.print(f"[bold yellow]Warning:[/] {escape(str(warning.message))}")
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+_STRICT = click.option(
+    "--strict", is_flag=True,
+    help="A declared dtype that is not its column's but converts (Int32 over BIGINT...) is an error, "
+         "not a warning (also: strict_dtypes: true in feature_store.yaml).",
+)  # fmt: skip
+
+
 @click.command()
+@_STRICT
 @click.pass_context
-def apply(ctx: click.Context) -> None:
+def apply(ctx: click.Context, strict: bool) -> None:
     """Validate every definition file and write the registry (adds, changes, removes).
 
     A deleted feature view's online values are deleted from the configured online store. If it
@@ -80,7 +110,8 @@ def apply(ctx: click.Context) -> None:
     store = _store(ctx)
     console = _console()
     try:
-        plan = store.apply()
+        with _dtype_notices(console):
+            plan = store.apply(strict=strict or None)
     except TeardownPendingError as err:
         if err.plan is not None:
             _print_plan(err.plan, console)
@@ -93,10 +124,14 @@ def apply(ctx: click.Context) -> None:
 
 
 @click.command()
+@_STRICT
 @click.pass_context
-def plan(ctx: click.Context) -> None:
+def plan(ctx: click.Context, strict: bool) -> None:
     """Show what `apply` would add, change or remove, and which views need re-materializing."""
-    _print_plan(_store(ctx).plan(), _console())
+    console = _console()
+    with _dtype_notices(console):
+        planned = _store(ctx).plan(strict=strict or None)
+    _print_plan(planned, console)
 
 
 def _tags(values: tuple[str, ...]) -> dict[str, str] | None:

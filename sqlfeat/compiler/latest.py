@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, ViewRequest
-from sqlfeat.compiler.sql import aliased, and_, col, first_row, ident, newest_first, source_projection
+from sqlfeat.compiler.sql import aliased, and_, col, first_row, ident, newest_first, source_key, source_projection
 from sqlfeat.warehouses.base import Dialect
 
 
@@ -55,7 +55,7 @@ def _aggregates_as_of(
 
     source = request.view.source
     src = "src"
-    event_ts = dialect.to_instant(col(source.timestamp_field, src))
+    event_ts = dialect.to_instant(col(source.event_time_column, src))
     conditions = [exp.LTE(this=event_ts.copy(), expression=dialect.instant_literal(end))]
     if start is not None:
         # An entity whose last event left its window before start was already empty then.
@@ -64,7 +64,7 @@ def _aggregates_as_of(
     conditions += [exp.Not(this=exp.Is(this=col(request.source_key(k), src), expression=exp.Null())) for k in request.join_keys]
     entities = (
         exp.select(
-            *[exp.alias_(col(request.source_key(k), src), k, quoted=True) for k in request.join_keys],
+            *[exp.alias_(source_key(request, k, src), k, quoted=True) for k in request.join_keys],
             exp.alias_(dialect.instant_literal(end), EVENT_TS, quoted=True),
         )
         .distinct()

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, ViewRequest
-from sqlfeat.warehouses.base import Dialect
+from sqlfeat.warehouses.base import Dialect, aliased  # noqa: F401 - aliased: the compiler's import of it
 
 
 def ident(name: str) -> exp.Identifier:
@@ -16,16 +16,6 @@ def ident(name: str) -> exp.Identifier:
 
 def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(ident(name), ident(table) if table else None)
-
-
-def aliased(relation: exp.Expression, alias: str) -> exp.Expression:
-    """``relation AS "alias"`` for a table, a subquery or a table function."""
-    table_alias = exp.TableAlias(this=ident(alias))
-    if isinstance(relation, (exp.Table, exp.Subquery)):
-        relation = relation.copy()
-        relation.set("alias", table_alias)
-        return relation
-    return exp.Table(this=relation, alias=table_alias)
 
 
 def and_(*conditions: exp.Expression) -> exp.Expression:
@@ -53,6 +43,14 @@ def value_column(column: str) -> str:
     return f"__sqlfeat_value_{column}"
 
 
+def source_key(request: ViewRequest, key: str, src: str) -> exp.Expression:
+    """Join key ``key`` read from the source: cast to its declared dtype when that dtype casts keys
+    (``String``: a source of integers then compares as text with the spine's and online keys)."""
+    value = col(request.source_key(key), src)  # a projection's key map, then field_mapping
+    dtype = dict(zip(request.join_keys, request.key_dtypes)).get(key)
+    return exp.cast(value, dtype.sql_type()) if dtype is not None and dtype.casts_key else value
+
+
 def source_projection(
     request: ViewRequest, dialect: Dialect, repo_path: Path
 ) -> tuple[exp.Select, exp.Expression, list[exp.Expression]]:
@@ -63,13 +61,11 @@ def source_projection(
     """
     source = request.view.source
     src = "src"
-    event_ts = dialect.to_instant(col(source.timestamp_field, src))
-    columns: list[exp.Expression] = [
-        exp.alias_(col(request.source_key(k), src), k, quoted=True) for k in request.join_keys
-    ]
+    event_ts = dialect.to_instant(col(source.event_time_column, src))
+    columns: list[exp.Expression] = [exp.alias_(source_key(request, k, src), k, quoted=True) for k in request.join_keys]
     columns.append(exp.alias_(event_ts.copy(), EVENT_TS, quoted=True))
-    if source.created_timestamp_column:
-        created = dialect.to_instant(col(source.created_timestamp_column, src))
+    if source.created_time_column:
+        created = dialect.to_instant(col(source.created_time_column, src))
         columns.append(exp.alias_(created, CREATED_TS, quoted=True))
     if request.aggregations:
         # Aggregated views carry the raw columns; the aggregate casts its own result.
@@ -77,7 +73,7 @@ def source_projection(
             columns.append(exp.alias_(col(source.source_column(column), src), value_column(column), quoted=True))
     else:
         for field, output in zip(request.features, request.output_names):
-            value = exp.cast(col(source.source_column(field.name), src), field.dtype.sql_type())
+            value = exp.cast(col(source.source_column(field.name), src), dialect.cast_type(field.dtype))
             columns.append(exp.alias_(value, output, quoted=True))
     keys_present = [
         exp.Not(this=exp.Is(this=col(request.source_key(k), src), expression=exp.Null())) for k in request.join_keys

@@ -12,7 +12,8 @@ from sqlfeat.errors import DefinitionError
 @dataclass(frozen=True, kw_only=True)
 class DataSource:
     """Columns shared by every source: the event timestamp, an optional created timestamp that
-    breaks ties, and ``field_mapping`` (source column -> feature or join-key name)."""
+    breaks ties, and ``field_mapping`` (source column -> feature, join-key or timestamp name: as in
+    Feast, ``timestamp_field`` and ``created_timestamp_column`` may use the mapped name)."""
 
     kind: ClassVar[str] = ""
 
@@ -53,6 +54,17 @@ class DataSource:
             if mapped == name:
                 return source_col
         return name
+
+    @property
+    def event_time_column(self) -> str:
+        """The source column holding each row's event time: ``timestamp_field``, which may name
+        it by its ``field_mapping`` name (as in Feast)."""
+        return self.source_column(self.timestamp_field)
+
+    @property
+    def created_time_column(self) -> str | None:
+        """The source column of ``created_timestamp_column`` (through ``field_mapping`` too)."""
+        return self.source_column(self.created_timestamp_column) if self.created_timestamp_column else None
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"kind": self.kind}

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from sqlfeat.definitions import DataSource
+    from sqlfeat.types import FeatureType
 
 
 class Dialect:
@@ -50,12 +51,35 @@ class Dialect:
     INSTANT_UNIT: ClassVar[str] = "us"
     # Every float column is 64-bit here, so a Float32 feature reads a DOUBLE column (and is cast).
     FLOAT_IS_DOUBLE: ClassVar[bool] = False
+    # Array columns carry an element type that sqlfeat checks and casts to (Snowflake's ARRAY is
+    # semi-structured: VARIANT elements of any type, so Array(...) features are refused there).
+    TYPED_ARRAYS: ClassVar[bool] = True
+    # A NULL array comes back as NULL (BigQuery has no NULL arrays: it returns an empty one, so a
+    # missing Array(...) feature reads as [] there).
+    NULL_ARRAYS: ClassVar[bool] = True
     # Source kinds (DataSource.kind) this warehouse can read.
     SOURCE_KINDS: ClassVar[frozenset[str]] = frozenset()
     # CREATE OR REPLACE TABLE exists (else: DROP + CREATE in one transaction).
     CREATE_OR_REPLACE: ClassVar[bool] = True
     # Characters a bare (unquoted) table-name part may hold besides letters, digits and _.
     TABLE_NAME_CHARS: ClassVar[str] = "$"
+
+    def unsupported(self, dtype: FeatureType) -> str | None:
+        """Why a feature of ``dtype`` cannot be read from this warehouse, or None if it can."""
+        if dtype.element is not None and not self.TYPED_ARRAYS:
+            return (
+                f"{self.TITLE}'s ARRAY columns are semi-structured (VARIANT elements of any type), which sqlfeat "
+                f"cannot check or cast to {dtype.name}; keep the values in typed columns, or read them from a "
+                "warehouse with typed arrays (DuckDB, PostgreSQL, BigQuery)"
+            )
+        return None
+
+    def cast_type(self, dtype: FeatureType) -> exp.DataType:
+        """The SQL type a feature of ``dtype`` is cast to here (a dtype it cannot hold is refused)."""
+        reason = self.unsupported(dtype)
+        if reason is not None:
+            raise DefinitionError(f"a {dtype.name} feature cannot be compiled for {self.TITLE}: {reason}")
+        return dtype.sql_type()
 
     def to_instant(self, value: exp.Expression) -> exp.Expression:
         """A timestamp column as an absolute instant; a naive value is taken as UTC."""
@@ -162,6 +186,18 @@ class Dialect:
         return expression.sql(dialect=self.SQLGLOT_DIALECT, pretty=pretty)
 
 
+def aliased(relation: exp.Expression, alias: str) -> exp.Expression:
+    """``relation AS "alias"`` for a table, a subquery or a table function. Every relation sqlfeat
+    puts in a FROM goes through here: a query (a query source, a spine query) is a subquery, and
+    PostgreSQL refuses a subquery in FROM without an alias."""
+    table_alias = exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
+    if isinstance(relation, (exp.Table, exp.Subquery)):
+        relation = relation.copy()
+        relation.set("alias", table_alias)
+        return relation
+    return exp.Table(this=relation, alias=table_alias)
+
+
 _QUOTES = {'"': '"', "`": "`"}
 
 
@@ -260,8 +296,10 @@ class OfflineStore(ABC):
             raise WarehouseError(f"{self.dialect.TITLE} failed {what}: {self.error_text(err)}", sql) from None
 
     def describe(self, relation: exp.Expression) -> dict[str, exp.DataType]:
-        """Column names and types of a relation (a table or a subquery), read by a ``LIMIT 0`` probe."""
-        probe = self.dialect.render(exp.select(exp.Star()).from_(relation).limit(0), pretty=False)
+        """Column names and types of a relation (a table, a query source's or a spine's subquery,
+        a table function), read by a ``LIMIT 0`` probe. The relation gets an alias: PostgreSQL
+        refuses a subquery in FROM without one."""
+        probe = self.dialect.render(exp.select(exp.Star()).from_(aliased(relation, "probe")).limit(0), pretty=False)
         with self.failing("reading a relation's columns", probe):
             return self._probe(probe)
 

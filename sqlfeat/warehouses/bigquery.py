@@ -28,6 +28,7 @@ class BigQueryDialect(Dialect):
     # project ids hold dashes: my-project.dataset.table
     TABLE_NAME_CHARS = "-"
     STATS_SCANS = False  # every scan is billed: no statistics query
+    NULL_ARRAYS = False  # a NULL array is returned as [] (BigQuery stores and returns no NULL arrays)
 
     def subtract(self, value: exp.Expression, delta: timedelta) -> exp.Expression:
         amount, unit = self.interval_parts(delta)

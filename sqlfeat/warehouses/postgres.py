@@ -84,14 +84,20 @@ class PostgresOfflineStore(OfflineStore):
         return None, statement + ";"
 
     def _types(self, cursor) -> list[exp.DataType]:
-        types = []
-        for column in cursor.description:
-            info = self.connection.adapters.types.get(column.type_code)
-            name = info.name if info else "text"
-            if name.startswith("_"):  # PostgreSQL names array types _element
-                name = f"{name[1:]}[]"
-            types.append(exp.DataType.build(name, dialect="postgres", udt=True))
-        return types
+        return [self._type(column.type_code) for column in cursor.description]
+
+    def _type(self, oid: int) -> exp.DataType:
+        """A result column's type from its oid. psycopg registers each type under its array's oid
+        too (``int4`` is found for ``int4[]``'s oid), so an array is told by ``array_oid``."""
+        info = self.connection.adapters.types.get(oid)
+        if info is None:
+            return exp.DataType.build("text", dialect="postgres")
+        name = info.name
+        if info.oid != oid and getattr(info, "array_oid", None) == oid:
+            name = f"{name}[]"
+        elif name.startswith("_"):  # the catalog's own name of an array type: _element
+            name = f"{name[1:]}[]"
+        return exp.DataType.build(name, dialect="postgres", udt=True)
 
     def _probe(self, sql: str) -> dict[str, exp.DataType]:
         cursor = self.connection.execute(sql)

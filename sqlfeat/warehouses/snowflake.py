@@ -25,7 +25,7 @@ class SnowflakeDialect(Dialect):
     SOURCE_KINDS = frozenset({"snowflake"})
     FLOAT_IS_DOUBLE = True
     STATS_SCANS = False  # every scan spends warehouse credits: no statistics query
-
+    TYPED_ARRAYS = False  # ARRAY is semi-structured (VARIANT elements): Array(...) features are refused
 
     def epoch_integer(self, instant: exp.Expression) -> exp.Expression:
         return exp.func("DATE_PART", exp.var("EPOCH_MICROSECOND"), instant)
