@@ -103,12 +103,12 @@ def _check_view(store: StoreSurface, name: str, sample: int | None, seed: int) -
     plan = build_plan(store.project, views, entities, references, full_feature_names=True)
     entity_rows = keys.to_pylist()
     read = read_plan(store.online_store, plan, entity_rows, as_of)
-    online, stamps = read.columns, read.stamps
+    online, stamps = read.columns, read.stamps[0]  # the plan reads this one view
     outputs = plan.views[0].outputs
     expected = {output: offline.column(output).to_pylist() for output in outputs}
     for index, row in enumerate(entity_rows):
         pairs = [(output, expected[output][index], online[output][index]) for output in outputs]
-        if stamps[name][index] is None:
+        if stamps[index] is None:
             if all(off is None for _, off, _ in pairs):
                 result.matched += 1
             else:

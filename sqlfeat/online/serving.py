@@ -167,12 +167,13 @@ def encode_rows(view: OnlineView, rows: list[Mapping[str, Any]], row_keys: tuple
 
 @dataclass
 class PlanRead:
-    """What one read of a plan found: every output column's values and statuses, and per view
-    each row's stored event time (microseconds; ``None``: no record)."""
+    """What one read of a plan found: every output column's values and statuses, and per view of
+    the plan (in its order: two projections of one view read different records) each row's stored
+    event time (microseconds; ``None``: no record)."""
 
     columns: dict[str, list[Any]] = field(default_factory=dict)
     statuses: dict[str, list[FieldStatus]] = field(default_factory=dict)
-    stamps: dict[str, list[int | None]] = field(default_factory=dict)
+    stamps: list[list[int | None]] = field(default_factory=list)
 
 
 def _status(ts: int | None, expired: bool, value: Any) -> FieldStatus:
@@ -198,7 +199,7 @@ def read_plan(
     for index, view in enumerate(plan.views):
         result = results[index] if results else None
         event_ts = result.event_ts if result else []
-        read.stamps[view.layout.name] = event_ts
+        read.stamps.append(event_ts)
         ttl = view.layout.ttl
         cutoff = now - ttl // timedelta(microseconds=1) if ttl else None
         expired = [
@@ -229,11 +230,11 @@ def get_online_features(
     statuses: dict[str, list[FieldStatus]] = {}
     stamps: dict[str, list[int | None]] = {}
     sources: dict[str, ColumnSource] = {}
-    for view in plan.views:
+    for view, view_stamps in zip(plan.views, read.stamps):
         for feature, output in zip(view.features, view.outputs):
             layout = view.layout
             sources[output] = ColumnSource(layout.name, layout.ttl, layout.dtype(feature), layout.join_keys)
-            stamps[output] = read.stamps[view.layout.name]
+            stamps[output] = view_stamps
     for name in plan.output_order:
         columns[name], statuses[name] = read.columns[name], read.statuses[name]
     ordered = {name: sources[name] for name in plan.output_order}

@@ -66,6 +66,16 @@ def test_online_service_equals_offline_at_the_materialization_time(store):
         assert [None if pd.isna(v) else v for v in offline[column]] == online[column], column
 
 
+def test_each_projection_keeps_its_own_event_times(store):
+    # Two projections of one view read different records: each column's __ts is its record's.
+    rows = [{"origin_id": 1, "destination_id": 2}]
+    got = store.get_online_features(trips, rows, full_feature_names=True, as_of=T).to_dict(True)
+    day0, day3 = int(DAY0.timestamp()), int((DAY0 + timedelta(days=3)).timestamp())
+    assert got["origin__temperature__ts"] == [day3]
+    assert got["destination__temperature__ts"] == [day0]
+    assert got["destination__visits__ts"] == [day0]
+
+
 def test_a_missing_mapped_column_is_named(store):
     with pytest.raises(EntityRowError, match="no join key 'destination_id'"):
         store.get_online_features(trips, [{"origin_id": 1}], full_feature_names=True, as_of=T)
