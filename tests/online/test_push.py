@@ -14,7 +14,7 @@ import pytest
 
 from online.helpers import DAY0, T, UTC, open_store, user
 from sqlfeat import FeatureView, Field, FileSource, PushMode, PushSource
-from sqlfeat.errors import FeatureReferenceError, PushedDataError, UsageError
+from sqlfeat.errors import FeatureReferenceError
 from sqlfeat.types import Float64, Int64, String
 
 SCHEMA = pa.schema([("user_id", pa.int64()), ("event_time", pa.timestamp("us", tz="UTC")),
@@ -106,3 +106,29 @@ def test_async_read_equals_sync(store):
         assert got.to_dict(include_event_timestamps=True) == sync.to_dict(include_event_timestamps=True)
     single = asyncio.run(store.get_online_features_async(["events:value"], [{"user_id": 2}]))
     assert single.to_dict()["value"] == [8]
+
+
+def test_field_mapped_columns_and_entityless_views(store):
+    """A DataFrame may name columns as the source does (field_mapping's source columns); a view
+    without entities takes pushes into its one record."""
+    mapped = FileSource(name="mapped", path="data/mapped/*.parquet", timestamp_field="at",
+                        field_mapping={"raw_value": "value", "uid": "user_id", "when": "at"})  # fmt: skip
+    view = FeatureView(name="mapped", entities=[user], schema=[Field("value", Int64)],
+                       source=PushSource(name="mapped_push", batch_source=mapped))  # fmt: skip
+    (store.repo_path / "data" / "mapped").mkdir()
+    first = pa.table({"uid": pa.array([1], pa.int64()), "when": pa.array([DAY0], pa.timestamp("us", tz="UTC")),
+                      "raw_value": pa.array([1], pa.int64())})  # fmt: skip
+    pq.write_table(first, store.repo_path / "data" / "mapped" / "first.parquet")
+    total = FeatureView(name="total", entities=[], schema=[Field("value", Int64)], source=events_view().source)
+    store.apply([view, total])
+    now = datetime.now(UTC)
+    store.push("mapped_push", pa.table({"uid": [2], "when": [now], "raw_value": [22]}), to=PushMode.ONLINE_AND_OFFLINE)
+    assert store.get_online_features(["mapped:value"], [{"user_id": 2}]).to_dict()["value"] == [22]
+    spine = pd.DataFrame({"user_id": [1, 2], "event_timestamp": [now + timedelta(seconds=1)] * 2})
+    assert store.get_historical_features(spine, ["mapped:value"]).to_df().sort_values("user_id")["value"].tolist() == [1, 22]
+    # the view without entities: every entity row reads the newest pushed row
+    store.write_to_online_store("total", rows((1, now, 5), (2, now + timedelta(seconds=1), 6)).drop(columns="user_id"))
+    assert store.get_online_features(["total:value"], [{"user_id": 9}, {}]).to_dict()["value"] == [6, 6]
+    with pytest.raises(FeatureReferenceError, match="no feature view reads push source"):
+        store.apply([PushSource(name="lonely", batch_source=mapped)])
+        store.push("lonely", rows((1, now, 1)))

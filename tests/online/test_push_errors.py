@@ -168,6 +168,11 @@ def test_password_is_not_printed(tmp_path, project):
         store.write_to_online_store("events", rows((1, DAY0, 1)))
     assert "sekret-pw" not in str(failure.value) and "redis online store at 127.0.0.1" in str(failure.value)
     assert isinstance(store.online_store, RedisOnlineStore)
+    import asyncio
+
+    with pytest.raises(OnlineStoreError) as failure:  # the async read fails the same way
+        asyncio.run(store.get_online_features_async(["events:value"], [{"user_id": 1}, {"user_id": 2}]))
+    assert "sekret-pw" not in str(failure.value) and "reading feature view 'events'" in str(failure.value)
 
 
 def test_dynamodb_stopped_mid_push(tmp_path, project):
