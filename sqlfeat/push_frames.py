@@ -4,7 +4,8 @@ normalized for one feature view before anything is written.
 A pushed DataFrame (pandas or Arrow) names its columns as the view does (join keys, features, its
 source's ``timestamp_field`` and ``created_timestamp_column``) or as the source does (the columns
 ``field_mapping`` maps from). Every join key, the event timestamp and every feature must be there
-(nulls allowed in features, never in keys or event times); each is cast to its declared type, and
+(nulls allowed in features, never in keys or event times; an aggregated view's rows are raw
+events: the columns it aggregates instead of its features); each is cast to its declared type, and
 a value that does not convert is refused, naming the column, the type and the value. Naive
 timestamps are UTC (as everywhere in sqlfeat); a column mixing naive and aware ones is refused.
 Other columns are ignored online; the offline append refuses columns its source lacks.
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class PushedRows:
     """A view's pushed rows: ``table`` has the join keys and features (view names, declared
-    types), ``EVENT_TS`` and, when given, ``CREATED_TS`` (UTC instants); ``given`` maps each of
+    types; for an aggregated view, the raw columns it aggregates), ``EVENT_TS`` and, when given, ``CREATED_TS`` (UTC instants); ``given`` maps each of
     those columns to the DataFrame column it came from; ``raw`` is the DataFrame as Arrow."""
 
     request: ViewRequest
@@ -117,8 +118,15 @@ def pushed_rows(view: FeatureView, views: Mapping[str, FeatureView], entities: M
                 return candidate
         return None
 
+    # An aggregated view's rows are raw events: the columns it aggregates (typed when its schema
+    # declares them), not its aggregates.
+    declared = {f.name: f.dtype for f in view.schema}
+    if view.aggregations:
+        values = [(column, declared.get(column), "aggregated column") for column in dict.fromkeys(a.column for a in view.aggregations)]
+    else:
+        values = [(f.name, f.dtype, "feature") for f in request.features]
     wanted = [(key, "join key") for key in request.join_keys] + [(source.timestamp_field, "event timestamp")]
-    wanted += [(f.name, "feature") for f in request.features]
+    wanted += [(name, role) for name, _, role in values]
     missing = [f"{name!r} ({role})" for name, role in wanted if find(name) is None]
     if missing:
         raise PushedDataError(
@@ -145,11 +153,14 @@ def pushed_rows(view: FeatureView, views: Mapping[str, FeatureView], entities: M
     if created is not None:
         given[CREATED_TS] = created
         columns[CREATED_TS] = _instants(raw.column(created), created, "created timestamp", view.name, what)
-    for field in request.features:
-        column = given[field.name] = find(field.name)  # type: ignore[assignment]
+    for name, dtype, role in values:
+        column = given[name] = find(name)  # type: ignore[assignment]
         array = raw.column(column)
-        if field.dtype.family is Family.TIMESTAMP and pa.types.is_timestamp(array.type):
-            array = _instants(array, column, "feature", view.name, what)
-        columns[field.name] = _cast(array, field.dtype.to_arrow(), column, "feature", view.name, field.dtype.name, what)
+        if dtype is None:
+            columns[name] = array
+            continue
+        if dtype.family is Family.TIMESTAMP and pa.types.is_timestamp(array.type):
+            array = _instants(array, column, role, view.name, what)
+        columns[name] = _cast(array, dtype.to_arrow(), column, role, view.name, dtype.name, what)
     table = pa.table(columns)
     return PushedRows(request, table, given, raw)

@@ -196,3 +196,18 @@ def test_dynamodb_stopped_mid_push(tmp_path, project):
         server.stop()
     with pytest.raises(OnlineStoreError, match=rf"(?s)dynamodb.*127.0.0.1:{port}|{port}.*dynamodb"):
         store.write_to_online_store("events", rows((1, DAY0 + timedelta(days=2), 2)))
+
+
+def test_aggregated_views_take_raw_events_offline_only(tmp_path, project):
+    from sqlfeat import Aggregation
+
+    batch = push_source().batch_source
+    view = FeatureView(name="value_sum", entities=["user"], source=PushSource(name="raw_push", batch_source=batch),
+                       aggregations=[Aggregation("value", "sum", timedelta(days=30))])  # fmt: skip
+    store = _repo(tmp_path, project, objects=[events_view(), view])
+    events = rows((1, DAY0 + timedelta(days=2), 5)).drop(columns=["value_text", "score"])
+    with pytest.raises(PushedDataError, match="windowed aggregates.*PushMode.OFFLINE"):
+        store.write_to_online_store("value_sum", events)
+    store.write_to_offline_store("value_sum", events)
+    spine = pd.DataFrame({"user_id": [1], "event_timestamp": [DAY0 + timedelta(days=3)]})
+    assert store.get_historical_features(spine, ["value_sum:value_sum_30d"]).to_df()["value_sum_30d"].tolist() == [15]
