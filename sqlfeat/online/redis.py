@@ -276,6 +276,10 @@ class RedisOnlineStore(OnlineStore):
             raise self.unreachable(err, f"deleting feature view {view.name!r}") from None
 
     def close(self) -> None:
+        if getattr(self, "_async", None) is not None:
+            from sqlfeat.online.redis_async import close_client
+
+            close_client(self)
         if self._client is not None:
             self._client.close()
             self._client = None

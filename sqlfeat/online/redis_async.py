@@ -1,7 +1,9 @@
 """Redis reads through ``redis.asyncio``, for ``get_online_features_async``: the same commands as
 ``RedisOnlineStore.read_many`` (one HMGET for one key, else the read script), awaited, so serving
 never blocks the event loop. One async client per event loop (a client's connections belong to the
-loop that opened them); it connects with the sync store's options.
+loop that opened them); it connects with the sync store's options. ``RedisOnlineStore.close``
+closes it when its loop is still open; a client whose loop has already closed (``asyncio.run``
+returned) cannot be closed any more and is dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def _client(store: Any) -> Any:
     cached = getattr(store, "_async", None)
     if cached is not None and cached[0] is loop:
         return cached[1], cached[2]
+    close_client(store)  # another loop's
     retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
     options = {"socket_connect_timeout": 5, "socket_timeout": 30, "retry": retry}
     if store.connection_string.startswith(("redis://", "rediss://", "unix://")):
@@ -57,3 +60,20 @@ async def read_many_async(store: Any, requests: Sequence[tuple[OnlineView, Seque
         names = ", ".join(repr(view.name) for view, _, _ in requests)
         raise store.unreachable(err, f"reading feature view {names}") from None
     return decode_replies(requests, replies)
+
+
+def close_client(store: Any) -> None:
+    """Close ``store``'s async client: awaited now when its loop is idle, scheduled when the loop
+    is running (``close()`` called from async code), dropped when the loop is closed."""
+    cached = getattr(store, "_async", None)
+    store._async = None
+    if cached is None:
+        return
+    loop, client, _ = cached
+    if loop.is_closed():
+        return
+    closing = getattr(client, "aclose", None) or client.close  # aclose: redis-py 5.0.1 on
+    if loop.is_running():
+        loop.create_task(closing())
+    else:
+        loop.run_until_complete(closing())

@@ -99,13 +99,21 @@ def test_async_read_equals_sync(store):
     store.write_to_online_store("events", rows((1, now, 7), (2, now, 8)))
     features = ["events:value", "events:value_text", "events:score"]
     entity_rows = [{"user_id": u} for u in (1, 2, 3, 1)]
-    for full in (False, True):
-        sync = store.get_online_features(features, entity_rows, full_feature_names=full)
-        got = asyncio.run(store.get_online_features_async(features, entity_rows, full_feature_names=full))
-        assert got.to_dict() == sync.to_dict()
-        assert got.to_dict(include_event_timestamps=True) == sync.to_dict(include_event_timestamps=True)
-    single = asyncio.run(store.get_online_features_async(["events:value"], [{"user_id": 2}]))
-    assert single.to_dict()["value"] == [8]
+    loop = asyncio.new_event_loop()  # one loop, as a server has: the async client lives in it
+    try:
+        for full in (False, True):
+            sync = store.get_online_features(features, entity_rows, full_feature_names=full)
+            got = loop.run_until_complete(store.get_online_features_async(features, entity_rows, full_feature_names=full))
+            assert got.to_dict() == sync.to_dict()
+            assert got.to_dict(include_event_timestamps=True) == sync.to_dict(include_event_timestamps=True)
+        single = loop.run_until_complete(store.get_online_features_async(["events:value"], [{"user_id": 2}]))
+        assert single.to_dict()["value"] == [8]
+        store.close_online()  # closes the async client in its loop
+    finally:
+        loop.close()
+    # a call in another loop (asyncio.run) gets a client of its own
+    again = asyncio.run(store.get_online_features_async(["events:value"], [{"user_id": 1}]))
+    assert again.to_dict()["value"] == [7]
 
 
 def test_field_mapped_columns_and_entityless_views(store):
