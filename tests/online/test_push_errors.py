@@ -159,6 +159,53 @@ def test_redis_killed_mid_push_leaves_records_whole(tmp_path, project, own_redis
     assert store.get_online_features(["events:value"], [{"user_id": 7}]).to_dict()["value"] == [100_007]
 
 
+def test_redis_killed_inside_one_write(tmp_path, project, own_redis):
+    """The kill lands while Redis runs the write scripts of one batch (the moment a first new value
+    is visible): whatever it interrupted, every record holds one row, never a mix."""
+    import threading
+
+    import redis
+
+    port, start, servers = own_redis
+    store = _repo(tmp_path, project, {"type": "redis", "connection_string": f"127.0.0.1:{port}"})
+    users = 40_000
+    store.write_to_online_store("events", rows(*[(u, DAY0 + timedelta(days=1), u) for u in range(users)]))
+    new = rows(*[(u, DAY0 + timedelta(days=2), 100_000 + u) for u in range(users)])
+    watcher = redis.Redis(port=port)
+
+    def kill_on_first_new_value() -> None:
+        while True:
+            try:
+                if int(watcher.hget(f"{project}:events:0", "value")) >= 100_000:
+                    break
+            except redis.exceptions.ConnectionError:
+                return
+        servers[-1].kill()
+
+    killer = threading.Thread(target=kill_on_first_new_value)
+    killer.start()
+    try:
+        store.write_to_online_store("events", new)
+        failed = None
+    except OnlineStoreError as err:
+        failed = err
+    killer.join()
+    servers[-1].wait()
+    if failed is not None:
+        assert f"127.0.0.1:{port}" in str(failed) and "'events'" in str(failed)
+    start()
+    client = redis.Redis(port=port)
+    fresh = 0
+    for user_id in range(users):
+        record = client.hgetall(f"{project}:events:{user_id}")
+        value, text = int(record[b"value"]), record[b"value_text"].decode()
+        assert text == str(value), f"user {user_id} mixes two rows"
+        fresh += value >= 100_000
+    assert fresh >= 1 and (failed is not None or fresh == users)
+    store.write_to_online_store("events", new)  # a rerun converges
+    assert all(int(client.hget(f"{project}:events:{u}", "value")) == 100_000 + u for u in range(0, users, 997))
+
+
 def test_password_is_not_printed(tmp_path, project):
     from sqlfeat.online.redis import RedisOnlineStore
     from online.conftest import free_port
