@@ -222,15 +222,16 @@ def test_password_is_not_printed(tmp_path, project):
     assert "sekret-pw" not in str(failure.value) and "reading feature view 'events'" in str(failure.value)
 
 
-def test_dynamodb_stopped_mid_push(tmp_path, project):
+def test_dynamodb_stopped_mid_push(tmp_path, project, monkeypatch):
     import os
 
     from moto.server import ThreadedMotoServer
 
     from online.conftest import free_port
+    from sqlfeat.online import push as push_module
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", os.environ.get("AWS_ACCESS_KEY_ID", "testing"))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"))
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -238,11 +239,21 @@ def test_dynamodb_stopped_mid_push(tmp_path, project):
               "endpoint_url": f"http://127.0.0.1:{port}"}  # fmt: skip
     try:
         store = _repo(tmp_path, project, online)
-        store.write_to_online_store("events", rows((1, DAY0 + timedelta(days=1), 1)))
+        original = store.online_store.write_batch
+        calls = []
+
+        def write_then_stop(layout, batch):
+            calls.append(batch.num_rows)
+            if len(calls) == 2:
+                server.stop()
+            return original(layout, batch)
+
+        monkeypatch.setattr(store.online_store, "write_batch", write_then_stop)
+        monkeypatch.setattr(push_module, "PUSH_BATCH_ROWS", 100)
+        with pytest.raises(OnlineStoreError, match=rf"(?s)dynamodb.*{port}.*stopped after 100 of 300 entities"):
+            store.write_to_online_store("events", rows(*[(u, DAY0 + timedelta(days=2), u) for u in range(300)]))
     finally:
         server.stop()
-    with pytest.raises(OnlineStoreError, match=rf"(?s)dynamodb.*127.0.0.1:{port}|{port}.*dynamodb"):
-        store.write_to_online_store("events", rows((1, DAY0 + timedelta(days=2), 2)))
 
 
 def test_aggregated_views_take_raw_events_offline_only(tmp_path, project):
