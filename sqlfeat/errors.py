@@ -106,6 +106,11 @@ class EntityRowError(EntityDataFrameError):
     """An entity row given to ``get_online_features`` lacks a join key or has the wrong key type."""
 
 
+class PushedDataError(UsageError):
+    """A DataFrame given to ``push`` / ``write_to_online_store`` / ``write_to_offline_store`` lacks
+    a column the feature view needs, or holds a value of the wrong type."""
+
+
 class WarehouseError(SqlfeatError):
     """The warehouse failed to run compiled SQL; ``sql`` is the statement that failed, if any."""
 

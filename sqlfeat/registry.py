@@ -311,6 +311,9 @@ class Registry(OnlineRecords):
         if fingerprint(old["source"]) != fingerprint(new["source"]):
             details.append("source changed")
             breaking = True
+        pushed = [(spec.get("stream_source") or {}).get("name") for spec in (old, new)]
+        if pushed[0] != pushed[1]:
+            details.append(f"push source: {pushed[0]} -> {pushed[1]}")
         if old.get("ttl_seconds") != new.get("ttl_seconds"):
             details.append(f"ttl: {old.get('ttl_seconds')}s -> {new.get('ttl_seconds')}s (enforced at read time)")
         freshness = ("freshness_warn_after_seconds", "freshness_error_after_seconds")

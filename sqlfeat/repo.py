@@ -41,8 +41,12 @@ class RepoContents:
                     "give each a unique name"
                 )
         bucket.append(obj)
+        if isinstance(obj, DataSource) and isinstance(getattr(obj, "batch_source", None), DataSource):
+            self.add(obj.batch_source)  # a PushSource's
         if isinstance(obj, FeatureView):
             self.add(obj.source)
+            if obj.stream_source is not None:
+                self.add(obj.stream_source)
             for entity in obj.entity_objects:
                 self.add(entity)
 

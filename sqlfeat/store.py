@@ -19,6 +19,7 @@ from sqlfeat.registry import Registry, RegistryPlan
 from sqlfeat.config import RepoConfig, load_config
 from sqlfeat.repo import RepoContents, collect, load_definitions
 from sqlfeat.store_online import OnlineSurface
+from sqlfeat.store_push import PushSurface
 
 if TYPE_CHECKING:
     from sqlfeat.definitions import SavedDataset, SavedDatasetStorage
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from sqlfeat.warehouses.base import Dialect, OfflineStore
 
 
-class FeatureStore(OnlineSurface):
+class FeatureStore(PushSurface, OnlineSurface):
     """``FeatureStore(repo_path="feature_repo")``: a feature repo and its stores."""
 
     def __init__(self, repo_path: str | os.PathLike | None = None, config: RepoConfig | None = None) -> None:

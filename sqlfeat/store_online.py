@@ -76,6 +76,13 @@ class OnlineSurface:
         value older than its view's TTL at ``as_of`` (default: now) reads as null."""
         from sqlfeat.online import serving
 
+        plan = self._serving_plan(features, full_feature_names)
+        return serving.get_online_features(self.online_store, plan, entity_rows, as_of)
+
+    def _serving_plan(self, features: Sequence[str] | FeatureService, full_feature_names: bool) -> Any:
+        """The resolved request (``serving.ServingPlan``), cached per registry."""
+        from sqlfeat.online import serving
+
         # A plan is only cached once the registry was read successfully: skip the file check then.
         registry = self._registry if self._registry is not None else self._applied()
         plans = self._serving_plans
@@ -90,7 +97,7 @@ class OnlineSurface:
             plan = serving.build_plan(self.project, registry.feature_views(), registry.entities(), key[0], full_feature_names,
                                       pending_views(registry, self.online_target))  # fmt: skip
             cached = plans[key] = (registry, plan)
-        return serving.get_online_features(self.online_store, cached[1], entity_rows, as_of)
+        return cached[1]
 
     def check_consistency(
         self, feature_views: Sequence[str] | None = None, sample: int | None = None, seed: int = 0

@@ -12,6 +12,7 @@ from sqlfeat.definitions.feature_service import FeatureService
 from sqlfeat.definitions.feature_view import FeatureView
 from sqlfeat.definitions.field import Feature, Field
 from sqlfeat.definitions.projection import FeatureViewProjection
+from sqlfeat.definitions.push_source import PushMode, PushSource
 from sqlfeat.definitions.saved_dataset import (
     SavedDataset,
     SavedDatasetBigQueryStorage,
@@ -45,6 +46,8 @@ __all__ = [
     "Field",
     "FileSource",
     "PostgreSQLSource",
+    "PushMode",
+    "PushSource",
     "SavedDataset",
     "SavedDatasetBigQueryStorage",
     "SavedDatasetDuckDBStorage",

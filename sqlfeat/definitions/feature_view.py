@@ -38,6 +38,8 @@ class FeatureView:
     # source freshness warn_after / error_after).
     freshness_warn_after: timedelta | None = None
     freshness_error_after: timedelta | None = None
+    # A PushSource given as ``source`` (Feast's ``stream_source``); ``source`` is then its batch source.
+    stream_source: DataSource | None = None
     # Entity objects given at construction; apply() registers them along with the view.
     entity_objects: tuple[Entity, ...] = field(default=(), compare=False, repr=False)
     # Set on the copies view[[...]], with_name and with_join_key_map return: query-time only,
@@ -63,6 +65,9 @@ class FeatureView:
         check_name("feature view", name)
         if not isinstance(source, DataSource):
             raise DefinitionError(f"feature view {name!r}: source must be a data source, got {source!r}")
+        stream_source = None
+        if source.kind == "push":  # Feast: a push source streams in, its batch source is read
+            stream_source, source = source, source.batch_source  # type: ignore[attr-defined]
         if ttl is not None and not isinstance(ttl, timedelta):
             raise DefinitionError(f"feature view {name!r}: ttl must be a datetime.timedelta, got {ttl!r}")
         if ttl is not None and ttl < timedelta(0):
@@ -103,7 +108,7 @@ class FeatureView:
             "ttl": ttl if ttl else None, "online": online, "description": description,
             "tags": dict(tags or {}), "owner": owner, "aggregations": aggregations,
             "freshness_warn_after": freshness_warn_after, "freshness_error_after": freshness_error_after,
-            "entity_objects": entity_objects,
+            "entity_objects": entity_objects, "stream_source": stream_source,
         }  # fmt: skip
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -172,6 +177,11 @@ class FeatureView:
         return tuple(Field(a.name, a.dtype) for a in self.aggregations)
 
     @property
+    def batch_source(self) -> DataSource:
+        """Feast's name for the source offline retrieval and materialization read: ``source``."""
+        return self.source
+
+    @property
     def max_window(self) -> timedelta | None:
         return max((a.time_window for a in self.aggregations), default=None)
 
@@ -192,6 +202,7 @@ class FeatureView:
                 ("freshness_warn_after", self.freshness_warn_after),
                 ("freshness_error_after", self.freshness_error_after),
             ) if value is not None},
+            **({"stream_source": self.stream_source.to_spec()} if self.stream_source is not None else {}),
         }
 
     @classmethod
@@ -201,7 +212,7 @@ class FeatureView:
             name=spec["name"],
             entities=spec["entities"],
             schema=[Field.from_spec(f) for f in spec["schema"]],
-            source=source_from_spec(spec["source"]),
+            source=source_from_spec(spec.get("stream_source") or spec["source"]),
             ttl=timedelta(seconds=ttl) if ttl else None,
             online=spec.get("online", True),
             description=spec.get("description", ""),

@@ -141,6 +141,15 @@ class OnlineStore(ABC):
         """Several ``read`` calls (view, features, keys); stores that can, answer in one round trip."""
         return [self.read(view, features, keys) for view, features, keys in requests]
 
+    async def read_many_async(
+        self, requests: Sequence[tuple[OnlineView, Sequence[str], Sequence[str]]]
+    ) -> list[OnlineRows]:
+        """``read_many`` without blocking the event loop: in a worker thread, unless the store
+        has an async client (Redis)."""
+        import asyncio
+
+        return await asyncio.to_thread(self.read_many, requests)
+
     @abstractmethod
     def teardown(self, view: OnlineView) -> None:
         """Delete every record of ``view``; never raises for a view that has none."""

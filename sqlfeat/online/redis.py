@@ -14,8 +14,7 @@ more than one key go through a read-only script too: one command, one round trip
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain, groupby
-from operator import itemgetter
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -32,7 +31,8 @@ from sqlfeat.online.base import (
     batch_keys,
     batch_times,
 )
-from sqlfeat.online.codec import decode_values, feature_array, text_column, text_decoder
+from sqlfeat.online.codec import feature_array, text_column
+from sqlfeat.online.redis_read import READ_SCRIPT, SCRIPT_CHUNK, decode_replies, read_calls
 from sqlfeat.options import StoreOptions
 
 if TYPE_CHECKING:
@@ -87,26 +87,6 @@ end
 return written
 """
 
-# KEYS: every view's keys, view after view. ARGV per view: its number of keys, its number of
-# fields, the fields. One command instead of one HMGET per key: about 2.5x faster than a pipeline
-# of HMGETs for 100 keys (benchmarks/online.py), in one round trip whatever the number of views.
-READ_SCRIPT = """
-local out, k, a = {}, 1, 1
-while a <= #ARGV do
-  local keys, count = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local fields = {}
-  for j = 1, count do fields[j] = ARGV[a + 1 + j] end
-  for _ = 1, keys do
-    out[k] = redis.call('HMGET', KEYS[k], unpack(fields))
-    k = k + 1
-  end
-  a = a + 2 + count
-end
-return out
-"""
-
-# Entities per script call: long enough to amortize the call, short enough not to stall Redis.
-SCRIPT_CHUNK = 500
 RETRIES = 3
 
 
@@ -263,36 +243,23 @@ class RedisOnlineStore(OnlineStore):
         except self._errors as err:
             names = ", ".join(repr(view.name) for view, _, _ in requests)
             raise self.unreachable(err, f"reading feature view {names}") from None
-        results, offset = [], 0
-        for view, features, keys in requests:
-            mine = replies[offset : offset + len(keys)]
-            offset += len(keys)
-            columns: dict[str, list[Any]] = {}
-            for position, feature in enumerate(features, start=1):
-                raw = [reply[position] for reply in mine]
-                columns[feature] = decode_values(raw, text_decoder(view.dtype(feature)))
-            results.append(OnlineRows([None if r[0] is None else int(r[0]) for r in mine], columns))
-        return results
+        return decode_replies(requests, replies)
 
     def _read_script(self, requests, fields: list[list[str]]) -> list:
         """Replies of the read script, in request order; one script call per ``SCRIPT_CHUNK`` keys."""
-        pairs = [(index, key) for index, (_, _, keys) in enumerate(requests) for key in keys]
-        calls = []
-        for start in range(0, len(pairs), SCRIPT_CHUNK):
-            keys: list[str] = []
-            args: list[Any] = []
-            for index, group in groupby(pairs[start : start + SCRIPT_CHUNK], key=itemgetter(0)):
-                prefix = requests[index][0].prefix
-                before = len(keys)
-                keys.extend(prefix + key for _, key in group)
-                args.extend([len(keys) - before, len(fields[index]), *fields[index]])
-            calls.append((keys, args))
+        calls = read_calls(requests, fields)
         if len(calls) == 1:
             return self._reader(keys=calls[0][0], args=calls[0][1])
         pipe = self.client.pipeline(transaction=False)
         for keys, args in calls:
             self._reader(keys=keys, args=args, client=pipe)
         return [reply for replies in pipe.execute() for reply in replies]
+
+    async def read_many_async(self, requests: Sequence[tuple[OnlineView, Sequence[str], Sequence[str]]]) -> list[OnlineRows]:
+        """``read_many`` through ``redis.asyncio`` (``redis_async.py``): the same commands, awaited."""
+        from sqlfeat.online.redis_async import read_many_async
+
+        return await read_many_async(self, requests)
 
     def teardown(self, view: OnlineView) -> None:
         client = self.client
@@ -309,6 +276,10 @@ class RedisOnlineStore(OnlineStore):
             raise self.unreachable(err, f"deleting feature view {view.name!r}") from None
 
     def close(self) -> None:
+        if getattr(self, "_async", None) is not None:
+            from sqlfeat.online.redis_async import close_client
+
+            close_client(self)
         if self._client is not None:
             self._client.close()
             self._client = None

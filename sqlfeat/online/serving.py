@@ -20,7 +20,7 @@ from sqlfeat.compiler.plan import split_reference
 from sqlfeat.definitions import Entity, FeatureService, FeatureView
 from sqlfeat.definitions.aggregation import COUNTING
 from sqlfeat.errors import EntityRowError, FeatureReferenceError, TeardownPendingError
-from sqlfeat.online.base import ENTITYLESS_KEY, OnlineStore, OnlineView, entity_key, to_micros
+from sqlfeat.online.base import ENTITYLESS_KEY, OnlineRows, OnlineStore, OnlineView, entity_key, to_micros
 from sqlfeat.online.response import ColumnSource, FieldStatus, OnlineResponse
 from sqlfeat.types import UNDECLARED_KEY_TYPES, Family, FeatureType
 
@@ -189,13 +189,22 @@ def read_plan(
 ) -> PlanRead:
     """Read every view of ``plan`` for ``rows``; a value past its view's TTL at ``as_of`` (default:
     now), or newer than a given ``as_of``, reads as null, ``OUTSIDE_MAX_AGE``."""
+    requests = plan_requests(plan, rows)
+    return collect_read(plan, online.read_many(requests) if rows else [], as_of)
+
+
+def plan_requests(plan: ServingPlan, rows: list[Mapping[str, Any]]) -> list[tuple[OnlineView, Sequence[str], list[str]]]:
+    """The store reads a plan needs for ``rows``: (view, features, encoded entity keys) per view."""
+    return [(view.layout, view.features, encode_rows(view.layout, rows, view.row_keys)) for view in plan.views]
+
+
+def collect_read(plan: ServingPlan, results: Sequence[OnlineRows], as_of: datetime | None = None) -> PlanRead:
+    """What the store answered for ``plan_requests``, with TTLs (and ``as_of``) applied."""
     now = to_micros(as_of) if as_of is not None else time.time_ns() // 1_000
     # As of a given instant, a record newer than it is not the value of that time (the store
     # keeps only the newest): the point-in-time join's upper bound. Read now, it is served.
     latest = now if as_of is not None else None
     read = PlanRead()
-    requests = [(view.layout, view.features, encode_rows(view.layout, rows, view.row_keys)) for view in plan.views]
-    results = online.read_many(requests) if rows else []
     for index, view in enumerate(plan.views):
         result = results[index] if results else None
         event_ts = result.event_ts if result else []
@@ -216,16 +225,37 @@ def read_plan(
     return read
 
 
+def _instant(as_of: datetime | None) -> datetime:
+    """The instant TTLs are measured from, kept in the response to explain OUTSIDE_MAX_AGE."""
+    if as_of is None:
+        return datetime.now(timezone.utc)
+    return as_of.replace(tzinfo=timezone.utc) if as_of.tzinfo is None else as_of.astimezone(timezone.utc)
+
+
 def get_online_features(
     online: OnlineStore, plan: ServingPlan, entity_rows: Any, as_of: datetime | None = None
 ) -> OnlineResponse:
     rows = _rows(entity_rows)
-    # The instant TTLs are measured from, kept in the response to explain OUTSIDE_MAX_AGE.
-    if as_of is None:
-        instant = datetime.now(timezone.utc)
-    else:
-        instant = as_of.replace(tzinfo=timezone.utc) if as_of.tzinfo is None else as_of.astimezone(timezone.utc)
-    read = read_plan(online, plan, rows, as_of)
+    instant = _instant(as_of)
+    return respond(plan, rows, read_plan(online, plan, rows, as_of), instant, as_of)
+
+
+async def get_online_features_async(
+    online: OnlineStore, plan: ServingPlan, entity_rows: Any, as_of: datetime | None = None
+) -> OnlineResponse:
+    """``get_online_features`` with the store read awaited (``OnlineStore.read_many_async``):
+    the same plan, the same response; only the read differs."""
+    rows = _rows(entity_rows)
+    instant = _instant(as_of)
+    requests = plan_requests(plan, rows)
+    results = await online.read_many_async(requests) if rows else []
+    return respond(plan, rows, collect_read(plan, results, as_of), instant, as_of)
+
+
+def respond(
+    plan: ServingPlan, rows: list[Mapping[str, Any]], read: PlanRead, instant: datetime, as_of: datetime | None
+) -> OnlineResponse:
+    """The response of a read: the entity rows' keys, then each output column in order."""
     columns: dict[str, list[Any]] = {key: [row.get(key) for row in rows] for key in plan.join_keys}
     statuses: dict[str, list[FieldStatus]] = {}
     stamps: dict[str, list[int | None]] = {}
