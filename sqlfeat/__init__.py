@@ -17,7 +17,9 @@ from sqlfeat.definitions import (
     FeatureViewProjection,
     Field,
     FileSource,
+    OnDemandFeatureView,
     PostgreSQLSource,
+    RequestSource,
     SavedDataset,
     SavedDatasetBigQueryStorage,
     SavedDatasetDuckDBStorage,
@@ -26,6 +28,7 @@ from sqlfeat.definitions import (
     SavedDatasetSnowflakeStorage,
     SavedDatasetStorage,
     SnowflakeSource,
+    on_demand_feature_view,
 )
 from sqlfeat.errors import SqlfeatError
 from sqlfeat.store import FeatureStore
@@ -46,7 +49,9 @@ __all__ = [
     "FeatureViewProjection",
     "Field",
     "FileSource",
+    "OnDemandFeatureView",
     "PostgreSQLSource",
+    "RequestSource",
     "SavedDataset",
     "SavedDatasetBigQueryStorage",
     "SavedDatasetDuckDBStorage",
@@ -58,4 +63,5 @@ __all__ = [
     "SqlfeatError",
     "ValueType",
     "__version__",
+    "on_demand_feature_view",
 ]
