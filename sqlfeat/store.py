@@ -196,6 +196,11 @@ class FeatureStore(OnlineSurface):
         entities = {name: Entity.from_spec(spec) for name, spec in plan.specs["entities"].items()}
         views = [FeatureView.from_spec(spec) for spec in plan.specs["feature_views"].values()]
         check_view_entities(views, entities)
+        from sqlfeat.definitions import OnDemandFeatureView
+        from sqlfeat.validation import check_on_demand
+
+        odfvs = [OnDemandFeatureView.from_spec(spec) for spec in plan.specs.get("on_demand_feature_views", {}).values()]
+        check_on_demand(odfvs, {v.name: v for v in views}, entities)
         cache: dict = {}
         notes: list[str] = []
         for view in views:

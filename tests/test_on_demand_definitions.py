@@ -1,0 +1,129 @@
+"""On-demand feature views as definitions: errors at definition and apply naming what is wrong,
+the registry round trip (functions re-created from their source text), plan, compile."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from on_demand_defs import pandas_view, python_view, request, sql_view
+
+from sqlfeat import Entity, FeatureStore, FeatureView, Field, FileSource, OnDemandFeatureView, on_demand_feature_view
+from sqlfeat.definitions import RequestSource
+from sqlfeat.errors import DefinitionError, UsageError
+from sqlfeat.types import Float64, Int64
+
+user = Entity(name="user", join_keys=["user_id"])
+clicks = FeatureView(name="clicks", entities=[user], ttl=timedelta(days=30),
+                     schema=[Field(name="clicks", dtype=Int64), Field(name="impressions", dtype=Int64)],
+                     source=FileSource(path="data/clicks.parquet", timestamp_field="event_time"))  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path):
+    from conftest import write_repo
+
+    source = pd.DataFrame({"user_id": [1], "event_time": pd.to_datetime(["2024-01-01"], utc=True), "clicks": [1],
+                           "impressions": [2]})  # fmt: skip
+    s = FeatureStore(repo_path=write_repo(tmp_path / "repo", {"clicks": source}))
+    yield s
+    s.close()
+
+
+def expression_view(expression: str) -> OnDemandFeatureView:
+    return OnDemandFeatureView(name="bad", sources=[clicks, request],
+                               features=[Field(name="x", dtype=Float64, expression=expression)])  # fmt: skip
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("clicks / impresions", "'impresions'.*Did you mean 'impressions'"),
+    ("SUM(clicks)", "aggregates"),
+    ("(SELECT 1) + clicks", "subqueries"),
+    ("ROW_NUMBER() OVER (ORDER BY clicks)", "window"),
+    ("clicks.clicks + 1", "view__feature"),
+    ("clicks +", "not valid SQL"),
+])  # fmt: skip
+def test_bad_expressions_are_refused_at_apply(store, expression, message):
+    with pytest.raises(DefinitionError, match=message):
+        store.apply([user, clicks, expression_view(expression)])
+    assert not store.registry.exists
+
+
+def test_function_reading_an_unknown_name_is_refused_at_apply(store):
+    @on_demand_feature_view(sources=[clicks, request], schema=[Field(name="y", dtype=Int64)], mode="python")
+    def reads_typo(inputs):
+        return {"y": inputs["bonsu"]}
+
+    with pytest.raises(DefinitionError, match="'bonsu'.*Did you mean 'bonus'"):
+        store.apply([user, clicks, reads_typo])
+
+
+def test_lambdas_closures_and_unstorable_globals_are_named():
+    with pytest.raises(DefinitionError, match="lambda"):
+        on_demand_feature_view(sources=[clicks], schema=[Field(name="y", dtype=Int64)])(lambda df: df)
+    local = 3
+
+    def closure(df):
+        return df * local
+
+    with pytest.raises(DefinitionError, match="closure over \\['local'\\]"):
+        on_demand_feature_view(sources=[clicks], schema=[Field(name="y", dtype=Int64)])(closure)
+    with pytest.raises(DefinitionError, match="global 'clicks'"):
+        on_demand_feature_view(sources=[clicks], schema=[Field(name="y", dtype=Int64)])(_uses_a_view)
+
+
+def _uses_a_view(df):
+    return clicks
+
+
+def test_registry_round_trip_recreates_functions(store):
+    views = [sql_view(clicks), pandas_view(clicks), python_view(clicks)]
+    store.apply([user, clicks, *views])
+    loaded = FeatureStore(repo_path=store.repo_path).registry.on_demand_feature_views()
+    assert [loaded[v.name] for v in views] == views
+    frame = pd.DataFrame({"clicks": pd.array([4], "Int64"), "impressions": pd.array([2], "Int64"), "bonus": pd.array([1], "Int64")})
+    assert loaded["pandas_ratios"].udf(frame)["plus_pd"].tolist() == [5]
+    assert loaded["python_plus"].udf({"clicks": [4], "bonus": [1]}) == {"plus_py": [5]}
+    assert "SCALE" in dict(loaded["pandas_ratios"].udf_source.constants)
+
+
+def test_plan_shows_added_and_changed_views(store):
+    plan = store.apply([user, clicks, sql_view(clicks), python_view(clicks)])
+    assert {(c.kind, c.name, c.action) for c in plan.changes} >= {
+        ("on_demand_feature_views", "ratios", "add"), ("on_demand_feature_views", "python_plus", "add")}
+
+    @on_demand_feature_view(sources=[clicks, request], schema=[Field(name="plus_py", dtype=Int64)], mode="python")
+    def python_plus(inputs):
+        return {"plus_py": [c for c in inputs["clicks"]]}
+
+    changed = OnDemandFeatureView(name="ratios", sources=[clicks, request], schema=[
+        Field(name="ctr", dtype=Float64, expression="clicks / (impressions + 1)")])  # fmt: skip
+    plan = store.registry.plan(__import__("sqlfeat.repo", fromlist=["collect"]).collect([user, clicks, changed, python_plus]))
+    described = "\n".join(c.describe() for c in plan.changes)
+    assert "~ on-demand feature view python_plus\n    function source changed" in described
+    assert "expression of ctr: 'clicks / impressions' -> 'clicks / (impressions + 1)'" in described
+    assert "removes field half" in described
+
+
+@pytest.mark.parametrize("dialect", ["duckdb"])  # the warehouse suite runs the SQL on every warehouse
+def test_compile_puts_expressions_in_the_query(store, dialect):
+    store.apply([user, clicks, sql_view(clicks)])
+    sql = store.compile_historical_features(["ratios:ctr", "clicks:clicks"], spine="spine_table", dialect=dialect)
+    assert "NULLIF(" in sql and '"ctr"' in sql.replace("`", '"')
+
+
+def test_request_fields_need_an_entity_df(store):
+    store.apply([user, clicks, sql_view(clicks)])
+    with pytest.raises(UsageError, match="request field 'bonus'"):
+        store.get_historical_features(features=["ratios:plus"], end_date=pd.Timestamp("2024-01-02", tz="UTC").to_pydatetime())
+
+
+def test_definition_errors():
+    with pytest.raises(DefinitionError, match="fields \\['b'\\] have no expression"):
+        OnDemandFeatureView(name="v", sources=[clicks], schema=[Field(name="a", dtype=Int64, expression="clicks"),
+                                                                 Field(name="b", dtype=Int64)])  # fmt: skip
+    with pytest.raises(DefinitionError, match="neither a function nor expressions"):
+        OnDemandFeatureView(name="v", sources=[clicks], schema=[Field(name="b", dtype=Int64)])
+    with pytest.raises(DefinitionError, match="no schema"):
+        RequestSource(name="r", schema=[])
