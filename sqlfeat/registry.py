@@ -229,10 +229,11 @@ class Registry(OnlineRecords):
         from sqlfeat.definitions.feature_service import resolve_service_spec
 
         merged = {k: {**{n: r["spec"] for n, r in self.data[k].items()}, **new_specs[k]} if partial else new_specs[k]
-                  for k in ("feature_views", "entities")}  # fmt: skip
+                  for k in ("feature_views", "entities", "on_demand_feature_views")}  # fmt: skip
         removed = set(self.data["feature_views"]) - set(merged["feature_views"])
         return {
-            s.name: resolve_service_spec(s.to_spec(), merged["feature_views"], merged["entities"], removed)
+            s.name: resolve_service_spec(s.to_spec(), merged["feature_views"], merged["entities"], removed,
+                                         merged["on_demand_feature_views"])  # fmt: skip
             for s in contents.feature_services
         }
 
@@ -243,7 +244,8 @@ class Registry(OnlineRecords):
 
         views = plan.specs.get("feature_views", {})
         for spec in plan.specs.get("feature_services", {}).values():
-            resolve_service_spec(spec, views, plan.specs.get("entities", {}), set(self.data["feature_views"]) - set(views))
+            resolve_service_spec(spec, views, plan.specs.get("entities", {}), set(self.data["feature_views"]) - set(views),
+                                 plan.specs.get("on_demand_feature_views", {}))  # fmt: skip
 
     # -- saved datasets (kept by every apply) --------------------------------------------------
     def saved_datasets(self) -> dict[str, SavedDataset]:

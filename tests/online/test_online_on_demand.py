@@ -80,3 +80,18 @@ def test_full_feature_names_and_registry_round_trip(store):
 def test_missing_request_field_names_it_and_the_view(store):
     with pytest.raises(EntityRowError, match="'ratios'.*'bonus'"):
         store.get_online_features(["ratios:plus"], [{"user_id": 1}], as_of=T)
+
+
+def test_feature_service_with_on_demand_views_online_and_offline(store):
+    from sqlfeat import FeatureService
+
+    service = FeatureService(name="scoring", features=[clicks[["clicks"]], store.get_on_demand_feature_view("ratios")])
+    store.apply([service])
+    rows = [{"user_id": 1, "bonus": 2}, {"user_id": 2, "bonus": 3}]
+    for asked in (service, store.get_feature_service("scoring")):
+        online = store.get_online_features(asked, rows, as_of=T).to_dict()
+        assert list(online) == ["user_id", "clicks", "ctr", "half", "ctr_safe", "plus", "scaled"]
+        assert online["plus"] == [23, 3] and online["half"] == [10.5, 0.0]
+        spine = pd.DataFrame({"user_id": [1, 2], "event_timestamp": pd.Timestamp(T), "bonus": [2, 3]})
+        offline = store.get_historical_features(spine, asked).to_df()
+        assert list(offline["plus"]) == [23, 3] and list(offline["clicks"]) == [21, 0]
