@@ -137,7 +137,10 @@ def compile_sql(
         relation = Spine(spine, timestamp_column, is_query=is_query(spine))
     choices = choose_strategies(plan, target, strategy)
     sql = target.render(compile_point_in_time(plan, relation, target, repo_path, choices=choices))
-    return f"{explain_choices(plan, choices)}\n{sql}" if explain else sql
+    # pandas/python on-demand views are not SQL: say so, so the SQL is never taken for the whole result
+    notes = "".join(f"-- on-demand feature view {r.name} ({r.odfv.mode} function) is applied in Python to this "
+                    f"query's rows: {', '.join(r.output_names)}\n" for r in plan.functions)  # fmt: skip
+    return f"{explain_choices(plan, choices)}\n{notes}{sql}" if explain else f"{notes}{sql}"
 
 
 def check_spine_arguments(entity_df: Any, start_date: datetime | None, end_date: datetime | None) -> None:

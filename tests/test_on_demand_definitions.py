@@ -127,3 +127,46 @@ def test_definition_errors():
         OnDemandFeatureView(name="v", sources=[clicks], schema=[Field(name="b", dtype=Int64)])
     with pytest.raises(DefinitionError, match="no schema"):
         RequestSource(name="r", schema=[])
+
+
+REPO_FILE = '''
+from datetime import timedelta
+import pandas as pd
+from sqlfeat import Entity, FeatureService, FeatureView, Field, FileSource, OnDemandFeatureView, RequestSource, on_demand_feature_view
+from sqlfeat.types import Float64, Int64
+
+user = Entity(name="user", join_keys=["user_id"])
+clicks = FeatureView(name="clicks", entities=[user], ttl=timedelta(days=30),
+                     schema=[Field(name="clicks", dtype=Int64), Field(name="impressions", dtype=Int64)],
+                     source=FileSource(path="data/clicks.parquet", timestamp_field="event_time"))
+request = RequestSource(name="request", schema=[Field(name="bonus", dtype=Int64)])
+ratios = OnDemandFeatureView(name="ratios", sources=[clicks], description="click-through rate",
+                             schema=[Field(name="ctr", dtype=Float64, expression="clicks / impressions")])
+
+@on_demand_feature_view(sources=[clicks, request], schema=[Field(name="boosted", dtype=Int64)])
+def boosted(inputs: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"boosted": inputs["clicks"] + inputs["bonus"]})
+
+scoring = FeatureService(name="scoring", features=[clicks, ratios, boosted])
+'''
+
+
+def test_catalog_shows_on_demand_views_with_their_code(store):
+    from sqlfeat.catalog import generate_catalog
+
+    (store.repo_path / "features.py").write_text(REPO_FILE)
+    index = generate_catalog(store)
+    site = index.parent
+    assert "on_demand/ratios.html" in index.read_text() and "on_demand/boosted.html" in index.read_text()
+    function_page = (site / "on_demand" / "boosted.html").read_text()
+    assert "boosted" in function_page and "inputs" in function_page and "pandas" in function_page
+    expression_page = (site / "on_demand" / "ratios.html").read_text()
+    assert "clicks / impressions" in expression_page and "click-through rate" in expression_page
+    assert "../on_demand/ratios.html" in (site / "services" / "scoring.html").read_text()
+
+
+def test_compile_from_definition_files_and_python_views_are_noted(store):
+    (store.repo_path / "features.py").write_text(REPO_FILE)
+    sql = store.compile_historical_features(["ratios:ctr", "boosted:boosted"], spine="spine_table")
+    assert sql.startswith("-- on-demand feature view boosted (pandas function) is applied in Python")
+    assert "NULLIF(" in sql
