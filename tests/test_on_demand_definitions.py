@@ -170,3 +170,15 @@ def test_compile_from_definition_files_and_python_views_are_noted(store):
     sql = store.compile_historical_features(["ratios:ctr", "boosted:boosted"], spine="spine_table")
     assert sql.startswith("-- on-demand feature view boosted (pandas function) is applied in Python")
     assert "NULLIF(" in sql
+
+
+def test_check_plans_services_and_on_demand_views_as_apply_does(store):
+    from sqlfeat.checks import plan
+
+    (store.repo_path / "features.py").write_text(REPO_FILE)
+    store.apply()
+    results = plan.check(store, store.load_repo(), {}, allow_breaking=False)
+    assert [r.message for r in results] == ["no changes: the registry matches the definitions"]
+    (store.repo_path / "features.py").write_text(REPO_FILE.replace("clicks / impressions", "clicks / (impressions + 1)"))
+    messages = [r.message for r in plan.check(store, store.load_repo(), {}, allow_breaking=False)]
+    assert any(m.startswith("~ on-demand feature view ratios: expression of ctr") for m in messages), messages

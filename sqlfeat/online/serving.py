@@ -262,7 +262,7 @@ def _on_demand(plan: ServingPlan, rows: list[Mapping[str, Any]], read: PlanRead,
         read.statuses[name] = [FieldStatus.NULL_VALUE if v is None else FieldStatus.PRESENT for v in read.columns[name]]
     for request_view in plan.on_demand:
         for field, output in zip(request_view.features, request_view.output_names):
-            sources[output] = ColumnSource(request_view.name, None, field.dtype, ())
+            sources[output] = ColumnSource(request_view.name, None, field.dtype, (), on_demand=True)
 
 
 def _request_names(plan: ServingPlan, rows: list[Mapping[str, Any]]) -> list[str]:
