@@ -182,3 +182,24 @@ def test_check_plans_services_and_on_demand_views_as_apply_does(store):
     (store.repo_path / "features.py").write_text(REPO_FILE.replace("clicks / impressions", "clicks / (impressions + 1)"))
     messages = [r.message for r in plan.check(store, store.load_repo(), {}, allow_breaking=False)]
     assert any(m.startswith("~ on-demand feature view ratios: expression of ctr") for m in messages), messages
+
+
+def test_python_views_stay_out_of_warehouse_tables_and_singleton_mode(store):
+    @on_demand_feature_view(sources=[clicks, request], schema=[Field(name="one", dtype=Int64)], mode="python", singleton=True)
+    def per_row(inputs):
+        return {"one": None if inputs["clicks"] is None else inputs["clicks"] + (inputs["bonus"] or 0)}
+
+    store.apply([user, clicks, per_row, python_view(clicks)])
+    spine = pd.DataFrame({"user_id": [1, 9], "event_timestamp": pd.Timestamp("2024-01-02", tz="UTC"), "bonus": [5, 1]})
+    job = store.get_historical_features(spine, ["per_row:one", "python_plus:plus_py"], full_feature_names=True)
+    frame = job.to_df()
+    assert list(frame["per_row__one"].astype(object).where(frame["per_row__one"].notna(), None)) == [6, None]
+    assert list(frame.columns) == ["user_id", "event_timestamp", "bonus", "per_row__one", "python_plus__plus_py"]
+    with pytest.raises(UsageError, match="run in Python"):
+        job.to_table("training")
+
+
+def test_expressions_belong_to_on_demand_views():
+    with pytest.raises(DefinitionError, match="expressions belong to on-demand"):
+        FeatureView(name="v", entities=[user], source=clicks.source,
+                    schema=[Field(name="x", dtype=Int64, expression="clicks + 1")])  # fmt: skip
