@@ -203,3 +203,13 @@ def test_expressions_belong_to_on_demand_views():
     with pytest.raises(DefinitionError, match="expressions belong to on-demand"):
         FeatureView(name="v", entities=[user], source=clicks.source,
                     schema=[Field(name="x", dtype=Int64, expression="clicks + 1")])  # fmt: skip
+
+
+def test_attribute_access_is_not_a_global():
+    @on_demand_feature_view(sources=[clicks], schema=[Field(name="double", dtype=Int64)])
+    def double(df: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"double": df.clicks * 2})  # `clicks` is also a global of this module: a view
+
+    assert double.udf_source.imports == (("pd", "pandas", ""),)
+    reloaded = OnDemandFeatureView.from_spec(double.to_spec())
+    assert reloaded.udf(pd.DataFrame({"clicks": [2]}))["double"].tolist() == [4]

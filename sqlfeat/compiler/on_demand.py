@@ -198,14 +198,11 @@ def plan_features(
 
 
 def replace_service(service: FeatureService, projections: list[FeatureViewProjection]) -> Sequence[str] | FeatureService:
-    """A service's view projections as references (its on-demand views taken out)."""
+    """A service with only its feature view projections (its on-demand views taken out)."""
     if not projections:
         return []
-    copy = object.__new__(FeatureService)
-    for key, value in vars(service).items():
-        object.__setattr__(copy, key, value)
-    object.__setattr__(copy, "feature_view_projections", tuple(projections))
-    return copy
+    return FeatureService(name=service.name, features=list(projections), tags=service.tags,
+                          description=service.description, owner=service.owner)  # fmt: skip
 
 
 def _check_outputs(plan: RetrievalPlan) -> None:
