@@ -213,3 +213,11 @@ def test_attribute_access_is_not_a_global():
     assert double.udf_source.imports == (("pd", "pandas", ""),)
     reloaded = OnDemandFeatureView.from_spec(double.to_spec())
     assert reloaded.udf(pd.DataFrame({"clicks": [2]}))["double"].tolist() == [4]
+
+
+def test_sqlfeat_check_fails_an_expression_reading_an_unknown_feature(store):
+    from sqlfeat.checks import definitions
+
+    (store.repo_path / "features.py").write_text(REPO_FILE.replace("clicks / impressions", "clicks / impressionz"))
+    _, results = definitions.validate(store.load_repo())
+    assert [(r.status, r.view) for r in results] == [("fail", "ratios")] and "'impressionz'" in results[0].message
