@@ -95,6 +95,9 @@ class FeatureStore(OnlineSurface):
         if name not in views:
             from sqlfeat.errors import FeatureReferenceError
 
+            if name in self._applied().on_demand_feature_views():
+                raise FeatureReferenceError(f"{name!r} is an on-demand feature view: computed at request time from its "
+                                            "sources, never materialized; use get_on_demand_feature_view")  # fmt: skip
             raise FeatureReferenceError(f"feature view {name!r} is not registered; registered: {sorted(views)}")
         return views[name]
 

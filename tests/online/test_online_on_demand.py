@@ -95,3 +95,10 @@ def test_feature_service_with_on_demand_views_online_and_offline(store):
         spine = pd.DataFrame({"user_id": [1, 2], "event_timestamp": pd.Timestamp(T), "bonus": [2, 3]})
         offline = store.get_historical_features(spine, asked).to_df()
         assert list(offline["plus"]) == [23, 3] and list(offline["clicks"]) == [21, 0]
+
+
+def test_on_demand_views_are_never_materialized(store):
+    from sqlfeat.errors import FeatureReferenceError
+
+    with pytest.raises(FeatureReferenceError, match="'ratios' is an on-demand feature view"):
+        store.materialize_incremental(T, feature_views=["ratios"])
