@@ -221,3 +221,13 @@ def test_sqlfeat_check_fails_an_expression_reading_an_unknown_feature(store):
     (store.repo_path / "features.py").write_text(REPO_FILE.replace("clicks / impressions", "clicks / impressionz"))
     _, results = definitions.validate(store.load_repo())
     assert [(r.status, r.view) for r in results] == [("fail", "ratios")] and "'impressionz'" in results[0].message
+
+
+def test_feast_module_path_and_refused_options():
+    from sqlfeat.on_demand_feature_view import on_demand_feature_view as feast_spelling
+
+    assert feast_spelling is on_demand_feature_view
+    with pytest.raises(DefinitionError, match="aggregations on on-demand views are not supported"):
+        feast_spelling(sources=[clicks], schema=[Field(name="y", dtype=Int64)], aggregations=["x"])(_uses_a_view)
+    with pytest.raises(DefinitionError, match="write_to_online_store and explode are not supported"):
+        feast_spelling(sources=[clicks], schema=[Field(name="y", dtype=Int64)], write_to_online_store=True)(_uses_a_view)

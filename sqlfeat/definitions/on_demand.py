@@ -52,10 +52,13 @@ class OnDemandFeatureView:
         self, *, name: str, sources: list[Any], schema: list[Field] | None = None, features: list[Field] | None = None,
         udf: Callable | None = None, mode: str | None = None, description: str = "", tags: dict[str, str] | None = None,
         owner: str = "", singleton: bool = False, entities: list[Any] | None = None, write_to_online_store: bool = False,
-        explode: bool = False, udf_source: UdfSource | None = None,
+        explode: bool = False, udf_source: UdfSource | None = None, aggregations: list[Any] | None = None,
     ) -> None:  # fmt: skip
         check_name("on-demand feature view", name)
         where = f"on-demand feature view {name!r}"
+        if aggregations:
+            raise DefinitionError(f"{where}: aggregations on on-demand views are not supported; aggregate in a "
+                                  "FeatureView (aggregations=[Aggregation(...)]) and read it as a source")  # fmt: skip
         if write_to_online_store or explode:
             raise DefinitionError(f"{where}: write_to_online_store and explode are not supported by sqlfeat; "
                                   "remove them (sqlfeat computes on-demand features at request time)")  # fmt: skip
@@ -157,6 +160,7 @@ def on_demand_feature_view(
     *, name: str | None = None, sources: list[Any], schema: list[Field] | None = None, features: list[Field] | None = None,
     mode: str = "pandas", description: str = "", tags: dict[str, str] | None = None, owner: str = "",
     singleton: bool = False, entities: list[Any] | None = None, write_to_online_store: bool = False, explode: bool = False,
+    aggregations: list[Any] | None = None,
 ) -> Callable[[Callable], OnDemandFeatureView]:  # fmt: skip
     """Feast's decorator: ``@on_demand_feature_view(sources=[...], schema=[...], mode="pandas")``
     over ``def name(inputs): ...`` makes an ``OnDemandFeatureView`` named after the function."""
@@ -165,7 +169,7 @@ def on_demand_feature_view(
         return OnDemandFeatureView(
             name=name or getattr(udf, "__name__", ""), sources=sources, schema=schema, features=features, udf=udf,
             mode=mode, description=description, tags=tags, owner=owner, singleton=singleton, entities=entities,
-            write_to_online_store=write_to_online_store, explode=explode,
+            write_to_online_store=write_to_online_store, explode=explode, aggregations=aggregations,
         )  # fmt: skip
 
     return decorate
