@@ -114,17 +114,18 @@ def _function(odfv: OnDemandRequest, pit, request, rows: int) -> dict[str, pa.Ar
     if view.mode == "pandas":
         frame = pd.DataFrame({n: exact_pandas(pa.chunked_array([v]) if isinstance(v, pa.Array) else v) for n, v in inputs.items()},
                              index=pd.RangeIndex(rows))  # fmt: skip
-        result = view.udf(frame)
+        result = view.function()(frame)
         if not isinstance(result, pd.DataFrame):
             raise DefinitionError(f"{where}: its function returned {type(result).__name__}, not a pandas DataFrame")
         produced = {c: result[c] for c in result.columns}
     else:
         lists = {n: v.to_pylist() for n, v in inputs.items()}
         if view.singleton:
-            outputs = [view.udf({n: lists[n][i] for n in lists}) for i in range(rows)]
+            function = view.function()
+            outputs = [function({n: lists[n][i] for n in lists}) for i in range(rows)]
             produced = {f.name: [o.get(f.name) if isinstance(o, Mapping) else None for o in outputs] for f in view.schema}
         else:
-            result = view.udf(lists)
+            result = view.function()(lists)
             if not isinstance(result, Mapping):
                 raise DefinitionError(f"{where}: its function returned {type(result).__name__}, not a dict of lists")
             produced = dict(result)

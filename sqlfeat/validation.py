@@ -266,6 +266,7 @@ def check_on_demand(odfvs: list, views: dict[str, FeatureView], entities: dict[s
             for field in odfv.schema:
                 check_names(odfv.name, referenced(parse_expression(odfv.name, field)), inputs, f"the expression of {field.name!r}")
             continue
+        odfv.function()  # re-created from its source text now, not at the first retrieval
         parameter = odfv.udf_source.parameter()
         used = [
             node.slice.value for node in ast.walk(ast.parse(odfv.udf_source.source))

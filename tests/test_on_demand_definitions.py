@@ -83,8 +83,8 @@ def test_registry_round_trip_recreates_functions(store):
     loaded = FeatureStore(repo_path=store.repo_path).registry.on_demand_feature_views()
     assert [loaded[v.name] for v in views] == views
     frame = pd.DataFrame({"clicks": pd.array([4], "Int64"), "impressions": pd.array([2], "Int64"), "bonus": pd.array([1], "Int64")})
-    assert loaded["pandas_ratios"].udf(frame)["plus_pd"].tolist() == [5]
-    assert loaded["python_plus"].udf({"clicks": [4], "bonus": [1]}) == {"plus_py": [5]}
+    assert loaded["pandas_ratios"].function()(frame)["plus_pd"].tolist() == [5]
+    assert loaded["python_plus"].function()({"clicks": [4], "bonus": [1]}) == {"plus_py": [5]}
     assert "SCALE" in dict(loaded["pandas_ratios"].udf_source.constants)
 
 
@@ -212,7 +212,7 @@ def test_attribute_access_is_not_a_global():
 
     assert double.udf_source.imports == (("pd", "pandas", ""),)
     reloaded = OnDemandFeatureView.from_spec(double.to_spec())
-    assert reloaded.udf(pd.DataFrame({"clicks": [2]}))["double"].tolist() == [4]
+    assert reloaded.function()(pd.DataFrame({"clicks": [2]}))["double"].tolist() == [4]
 
 
 def test_sqlfeat_check_fails_an_expression_reading_an_unknown_feature(store):
@@ -231,3 +231,19 @@ def test_feast_module_path_and_refused_options():
         feast_spelling(sources=[clicks], schema=[Field(name="y", dtype=Int64)], aggregations=["x"])(_uses_a_view)
     with pytest.raises(DefinitionError, match="write_to_online_store and explode are not supported"):
         feast_spelling(sources=[clicks], schema=[Field(name="y", dtype=Int64)], write_to_online_store=True)(_uses_a_view)
+
+
+def test_a_function_that_cannot_be_recreated_fails_only_where_used(store):
+    import json
+
+    store.apply([user, clicks, sql_view(clicks), python_view(clicks)])
+    path = store.config.registry_path
+    data = json.loads(path.read_text())
+    data["on_demand_feature_views"]["python_plus"]["spec"]["udf"]["imports"] = [["zz", "no_such_module_zz", ""]]
+    path.write_text(json.dumps(data))
+    fresh = FeatureStore(repo_path=store.repo_path)
+    spine = pd.DataFrame({"user_id": [1], "event_timestamp": pd.Timestamp("2024-01-02", tz="UTC"), "bonus": [1]})
+    assert list(fresh.get_historical_features(spine, ["ratios:plus"]).to_df()["plus"]) == [2]
+    with pytest.raises(DefinitionError, match="'python_plus'.*cannot be re-created from the registry.*no_such_module_zz"):
+        fresh.get_historical_features(spine, ["python_plus:plus_py"]).to_df()
+    fresh.close()

@@ -92,8 +92,7 @@ class OnDemandFeatureView:
                                       "@on_demand_feature_view(...), or give each field an expression='...'")  # fmt: skip
             if udf_source is None:
                 udf_source = capture_udf(udf, where)
-            if udf is None:
-                udf = udf_source.load(where)
+            # from the registry: re-created from its source text when first called (function())
         if singleton and mode != "python":
             raise DefinitionError(f"{where}: singleton=True is for mode='python' only")
         for attr, value in (("name", name), ("sources", projections), ("request_sources", requests), ("schema", fields),
@@ -104,6 +103,14 @@ class OnDemandFeatureView:
 
     def __hash__(self) -> int:
         return hash((self.name, self.schema, self.sources, self.mode))
+
+    def function(self) -> Callable:
+        """The function: as defined, or re-created from its registered source text (once)."""
+        if self.udf is None and self.udf_source is not None:
+            object.__setattr__(self, "udf", self.udf_source.load(f"on-demand feature view {self.name!r}"))
+        if self.udf is None:
+            raise DefinitionError(f"on-demand feature view {self.name!r} is of SQL expressions, not a function")
+        return self.udf
 
     @property
     def features(self) -> tuple[Field, ...]:
