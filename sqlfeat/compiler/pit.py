@@ -16,6 +16,8 @@ Shape of the query, for views grouped by the join keys they share::
                <view>__...         the newest row per spine key (``newest.py``) or the window
                                    aggregates (``aggregate.py``)
                final               spine LEFT JOIN each result on (keys, instant)
+    SQL on-demand features (rule 6) are expressions over the features in the final projection
+    (``on_demand.py``); a source feature only they read is joined but never selected.
 """
 
 from __future__ import annotations
