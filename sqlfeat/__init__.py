@@ -17,9 +17,11 @@ from sqlfeat.definitions import (
     FeatureViewProjection,
     Field,
     FileSource,
+    OnDemandFeatureView,
     PostgreSQLSource,
     PushMode,
     PushSource,
+    RequestSource,
     SavedDataset,
     SavedDatasetBigQueryStorage,
     SavedDatasetDuckDBStorage,
@@ -28,6 +30,7 @@ from sqlfeat.definitions import (
     SavedDatasetSnowflakeStorage,
     SavedDatasetStorage,
     SnowflakeSource,
+    on_demand_feature_view,
 )
 from sqlfeat.errors import SqlfeatError
 from sqlfeat.store import FeatureStore
@@ -48,9 +51,11 @@ __all__ = [
     "FeatureViewProjection",
     "Field",
     "FileSource",
+    "OnDemandFeatureView",
     "PostgreSQLSource",
     "PushMode",
     "PushSource",
+    "RequestSource",
     "SavedDataset",
     "SavedDatasetBigQueryStorage",
     "SavedDatasetDuckDBStorage",
@@ -62,4 +67,5 @@ __all__ = [
     "SqlfeatError",
     "ValueType",
     "__version__",
+    "on_demand_feature_view",
 ]

@@ -46,15 +46,18 @@ class ServicePage:
         return list(dict.fromkeys(p["view"] for p in self.projections))
 
 
-def _service_page(service: Any, views: dict[str, Any], entities: dict[str, Entity]) -> ServicePage:
+def _service_page(service: Any, views: dict[str, Any], entities: dict[str, Entity], on_demand: dict[str, Any]) -> ServicePage:
     projections = []
     for projection in service.feature_view_projections:
-        view = views.get(projection.name)
+        view, odfv = views.get(projection.name), on_demand.get(projection.name)
         features = _features(view, entities) if view is not None else []
+        if view is None and odfv is not None:
+            features = [{"name": f.name, "dtype": f.dtype.name} for f in odfv.schema]
         chosen = [f for f in features if not projection.features or f["name"] in projection.features]
         projections.append({
             "view": projection.name, "name": projection.name_to_use(), "join_key_map": projection.join_key_map,
-            "features": chosen, "defined": view is not None,
+            "features": chosen, "defined": view is not None or odfv is not None,
+            "href": f"{'on_demand' if view is None and odfv is not None else 'views'}/{projection.name}.html",
         })  # fmt: skip
     return ServicePage(service, projections)
 
@@ -95,6 +98,25 @@ def _highlight(sql: str) -> str:
     from pygments.lexers import SqlLexer
 
     return highlight(sql + ";", SqlLexer(), HtmlFormatter(cssclass="highlight"))
+
+
+def on_demand_pages(odfvs: list, places: dict, repo_path: Path) -> list[dict[str, Any]]:
+    """A page per on-demand view: its sources, fields, and its code highlighted (the function's
+    source text as registered, or each field's SQL expression)."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer, SqlLexer
+
+    pages = []
+    for odfv in sorted(odfvs, key=lambda v: v.name):
+        if odfv.udf_source is not None:
+            code = highlight(odfv.udf_source.source, PythonLexer(), HtmlFormatter(cssclass="highlight"))
+        else:
+            code = highlight("\n".join(f"{f.expression}  AS {f.name}" for f in odfv.schema), SqlLexer(),
+                             HtmlFormatter(cssclass="highlight"))  # fmt: skip
+        where = places.get(odfv.name)
+        pages.append({"odfv": odfv, "code": code, "location": f"{where[0].relative_to(repo_path)}:{where[1]}" if where else None})
+    return pages
 
 
 def _compiled(view: FeatureView, entities: dict[str, Entity], dialects: list) -> tuple[list, list[str]]:
@@ -153,7 +175,8 @@ def build_pages(store: FeatureStore, dialect_names: tuple[str, ...] = ()) -> tup
             path, line = places[view.name]
             page.location = f"{path.relative_to(store.repo_path)}:{line}"
         pages.append(page)
-    services = [_service_page(s, {p.view.name: p.view for p in pages}, entities)
+    on_demand = on_demand_pages(contents.on_demand_feature_views, places, store.repo_path)
+    services = [_service_page(s, {p.view.name: p.view for p in pages}, entities, {o["odfv"].name: o["odfv"] for o in on_demand})
                 for s in sorted(contents.feature_services, key=lambda s: s.name)]  # fmt: skip
     datasets = sorted(registry.saved_datasets().values(), key=lambda d: d.name) if registry is not None else []
     for page in services:
@@ -166,6 +189,7 @@ def build_pages(store: FeatureStore, dialect_names: tuple[str, ...] = ()) -> tup
         page.datasets = [d for d in datasets if page.view.name in d.feature_view_fingerprints]
     shared = {
         "services": services,
+        "on_demand": on_demand,
         "datasets": datasets,
         "project": store.project,
         "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -190,6 +214,9 @@ def search_index(pages: list[ViewPage], shared: dict[str, Any]) -> list[dict[str
     for service in shared["services"]:
         items.append({"kind": "service", "name": service.service.name, "text": service.service.description,
                       "url": f"services/{service.service.name}.html"})  # fmt: skip
+    for page in shared["on_demand"]:
+        items.append({"kind": "on-demand view", "name": page["odfv"].name, "text": page["odfv"].description,
+                      "url": f"on_demand/{page['odfv'].name}.html"})  # fmt: skip
     for dataset in shared["datasets"]:
         items.append({"kind": "dataset", "name": dataset.name, "text": dataset.storage.describe(), "url": f"index.html#dataset-{dataset.name}"})
     for entity in shared["entities"]:
@@ -246,6 +273,9 @@ def generate_catalog(store: FeatureStore, output: Path | None = None, dialects: 
         for service in shared["services"]:
             html = env.get_template("service.html.j2").render(root="../", page=service, **context)
             files[f"services/{service.service.name}.html"] = html
+        for odfv in shared["on_demand"]:
+            html = env.get_template("on_demand.html.j2").render(root="../", page=odfv, **context)
+            files[f"on_demand/{odfv['odfv'].name}.html"] = html
         folder.claim(files)
         for rel, text in files.items():
             folder.write_text(rel, text)

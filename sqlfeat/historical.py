@@ -8,15 +8,16 @@ registry or straight from the definition files.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlfeat.compiler import RetrievalPlan, Spine, compile_point_in_time, plan_retrieval
+from sqlfeat.compiler import RetrievalPlan, Spine, compile_point_in_time
 from sqlfeat.compiler.plan import filter_by_created
 from sqlfeat.compiler.spine import TIMESTAMP, range_spine
-from sqlfeat.definitions import Entity, FeatureService, FeatureView
+from sqlfeat.compiler.on_demand import plan_features as plan_with_on_demand
+from sqlfeat.definitions import Entity, FeatureService, FeatureView, OnDemandFeatureView
 from sqlfeat.errors import FeatureReferenceError, UsageError
 
 if TYPE_CHECKING:
@@ -36,10 +37,12 @@ class Definitions:
     views: Mapping[str, FeatureView]
     entities: Mapping[str, Entity]
     services: Mapping[str, FeatureService]
+    on_demand: Mapping[str, OnDemandFeatureView] = field(default_factory=dict)
 
 
 def registered(registry: Registry) -> Definitions:
-    return Definitions(registry.feature_views(), registry.entities(), registry.feature_services())
+    return Definitions(registry.feature_views(), registry.entities(), registry.feature_services(),
+                       registry.on_demand_feature_views())  # fmt: skip
 
 
 def from_files(contents: RepoContents, registry: Registry | None) -> Definitions:
@@ -56,7 +59,8 @@ def from_files(contents: RepoContents, registry: Registry | None) -> Definitions
         if view.aggregations and any(a.dtype is None for a in view.aggregations):
             view = typed_like_registered(view, known.get(view.name)) or view
         views[view.name] = view
-    return Definitions(views, entities, {s.name: s for s in contents.feature_services})
+    return Definitions(views, entities, {s.name: s for s in contents.feature_services},
+                       {v.name: v for v in contents.on_demand_feature_views})  # fmt: skip
 
 
 def feature_service(definitions: Definitions, name: str) -> FeatureService:
@@ -69,7 +73,7 @@ def plan_features(
     definitions: Definitions, features: Sequence[str] | FeatureService, full_feature_names: bool,
     filter_by_created_timestamp: bool = False,
 ) -> RetrievalPlan:  # fmt: skip
-    plan = plan_retrieval(features, definitions.views, definitions.entities, full_feature_names)
+    plan = plan_with_on_demand(features, definitions.views, definitions.entities, definitions.on_demand, full_feature_names)
     return filter_by_created(plan) if filter_by_created_timestamp else plan
 
 
@@ -102,6 +106,10 @@ def range_job(
     from sqlfeat.retrieval import RetrievalJob, plan_stats
 
     choose_strategies(plan, store.dialect, strategy)  # an impossible strategy fails before any work
+    needs = [(r.name, f.name) for r in plan.on_demand for f in r.request_fields]
+    if needs:
+        raise UsageError(f"on-demand feature view {needs[0][0]!r} needs request field {needs[0][1]!r}, which only an "
+                         "entity_df can give; pass entity_df instead of start_date/end_date")  # fmt: skip
     key_types = {}
     for request in plan.views:
         columns = source_types.get(request.view.source.name, {})
@@ -129,7 +137,10 @@ def compile_sql(
         relation = Spine(spine, timestamp_column, is_query=is_query(spine))
     choices = choose_strategies(plan, target, strategy)
     sql = target.render(compile_point_in_time(plan, relation, target, repo_path, choices=choices))
-    return f"{explain_choices(plan, choices)}\n{sql}" if explain else sql
+    # pandas/python on-demand views are not SQL: say so, so the SQL is never taken for the whole result
+    notes = "".join(f"-- on-demand feature view {r.name} ({r.odfv.mode} function) is applied in Python to this "
+                    f"query's rows: {', '.join(r.output_names)}\n" for r in plan.functions)  # fmt: skip
+    return f"{explain_choices(plan, choices)}\n{notes}{sql}" if explain else f"{notes}{sql}"
 
 
 def check_spine_arguments(entity_df: Any, start_date: datetime | None, end_date: datetime | None) -> None:

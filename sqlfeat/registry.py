@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView, SavedDataset, fingerprint, source_from_spec
+from sqlfeat.definitions import (
+    DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView, SavedDataset, fingerprint, source_from_spec,
+)  # fmt: skip
 from sqlfeat.errors import RegistryError
 from sqlfeat.registry_online import OnlineRecords, OnlineTarget, Teardown, now as _now
 from sqlfeat.repo import RepoContents
@@ -23,12 +25,13 @@ from sqlfeat.repo import RepoContents
 __all__ = ["Change", "OnlineTarget", "Registry", "RegistryPlan", "Teardown"]
 
 FORMAT = "sqlfeat-registry/1"
-KINDS = ("entities", "data_sources", "feature_views", "feature_services")
+KINDS = ("entities", "data_sources", "feature_views", "feature_services", "on_demand_feature_views")
 _LOADERS = {
     "entities": Entity.from_spec, "data_sources": source_from_spec, "feature_views": FeatureView.from_spec,
-    "feature_services": FeatureService.from_spec,
+    "feature_services": FeatureService.from_spec, "on_demand_feature_views": OnDemandFeatureView.from_spec,
 }  # fmt: skip
-_SINGULAR = {"entities": "entity", "data_sources": "data source", "feature_views": "feature view", "feature_services": "feature service"}
+_SINGULAR = {"entities": "entity", "data_sources": "data source", "feature_views": "feature view", "feature_services": "feature service",
+             "on_demand_feature_views": "on-demand feature view"}  # fmt: skip
 # Records beside the definitions, which apply never removes.
 RECORDS = ("materializations", "teardowns", "saved_datasets")
 
@@ -172,6 +175,10 @@ class Registry(OnlineRecords):
     def feature_services(self) -> dict[str, FeatureService]:
         return self._objects("feature_services")
 
+    def on_demand_feature_views(self) -> dict[str, OnDemandFeatureView]:
+        """Registered on-demand views; each function is re-created from its stored source."""
+        return self._objects("on_demand_feature_views")
+
     def record(self, kind: str, name: str) -> dict[str, Any] | None:
         """The stored record (spec, fingerprint, created, updated) of one object, as a copy."""
         record = self.data[kind].get(name)
@@ -190,6 +197,7 @@ class Registry(OnlineRecords):
             "entities": {e.name: e.to_spec() for e in contents.entities},
             "data_sources": {s.name: s.to_spec() for s in contents.data_sources},
             "feature_views": {v.name: v.to_spec() for v in contents.feature_views},
+            "on_demand_feature_views": {v.name: v.to_spec() for v in contents.on_demand_feature_views},
         }
         new_specs["feature_services"] = self._service_specs(contents, new_specs, partial)
         for kind in KINDS:
@@ -221,10 +229,11 @@ class Registry(OnlineRecords):
         from sqlfeat.definitions.feature_service import resolve_service_spec
 
         merged = {k: {**{n: r["spec"] for n, r in self.data[k].items()}, **new_specs[k]} if partial else new_specs[k]
-                  for k in ("feature_views", "entities")}  # fmt: skip
+                  for k in ("feature_views", "entities", "on_demand_feature_views")}  # fmt: skip
         removed = set(self.data["feature_views"]) - set(merged["feature_views"])
         return {
-            s.name: resolve_service_spec(s.to_spec(), merged["feature_views"], merged["entities"], removed)
+            s.name: resolve_service_spec(s.to_spec(), merged["feature_views"], merged["entities"], removed,
+                                         merged["on_demand_feature_views"])  # fmt: skip
             for s in contents.feature_services
         }
 
@@ -235,7 +244,8 @@ class Registry(OnlineRecords):
 
         views = plan.specs.get("feature_views", {})
         for spec in plan.specs.get("feature_services", {}).values():
-            resolve_service_spec(spec, views, plan.specs.get("entities", {}), set(self.data["feature_views"]) - set(views))
+            resolve_service_spec(spec, views, plan.specs.get("entities", {}), set(self.data["feature_views"]) - set(views),
+                                 plan.specs.get("on_demand_feature_views", {}))  # fmt: skip
 
     # -- saved datasets (kept by every apply) --------------------------------------------------
     def saved_datasets(self) -> dict[str, SavedDataset]:
@@ -280,6 +290,10 @@ class Registry(OnlineRecords):
             from sqlfeat.definitions.feature_service import service_changes
 
             return Change(kind, name, "change", service_changes(old, new))
+        if kind == "on_demand_feature_views":
+            from sqlfeat.definitions.on_demand import on_demand_changes
+
+            return Change(kind, name, "change", on_demand_changes(old, new))
         if kind != "feature_views":
             keys = sorted(k for k in new.keys() | old.keys() if old.get(k) != new.get(k))
             return Change(kind, name, "change", tuple(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys))

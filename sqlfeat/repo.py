@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView
+from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView
 from sqlfeat.errors import DefinitionError
 
 _SKIP_DIRS = {"data", "target", "__pycache__", "node_modules", "venv", "site-packages"}
@@ -23,11 +23,13 @@ class RepoContents:
     data_sources: list[DataSource] = field(default_factory=list)
     feature_views: list[FeatureView] = field(default_factory=list)
     feature_services: list[FeatureService] = field(default_factory=list)
+    on_demand_feature_views: list[OnDemandFeatureView] = field(default_factory=list)
 
     def add(self, obj: object) -> None:
         if isinstance(obj, FeatureView) and obj.is_projected:
             obj = obj.unprojected()  # view[[...]], with_name...: a query-time copy of the same view
-        bucket = {Entity: self.entities, FeatureView: self.feature_views, FeatureService: self.feature_services}.get(type(obj))
+        bucket = {Entity: self.entities, FeatureView: self.feature_views, FeatureService: self.feature_services,
+                  OnDemandFeatureView: self.on_demand_feature_views}.get(type(obj))  # fmt: skip
         if isinstance(obj, DataSource):
             bucket = self.data_sources
         if bucket is None:
@@ -49,13 +51,18 @@ class RepoContents:
                 self.add(obj.stream_source)
             for entity in obj.entity_objects:
                 self.add(entity)
+        if isinstance(obj, OnDemandFeatureView):
+            for view in obj.source_views:
+                self.add(view)
 
 
 def collect(objects: list[object]) -> RepoContents:
     contents = RepoContents()
     for obj in objects:
-        if not isinstance(obj, (Entity, FeatureView, DataSource, FeatureService)):
-            raise DefinitionError(f"cannot apply {obj!r}: expected an Entity, FeatureView, FeatureService or data source")
+        if not isinstance(obj, (Entity, FeatureView, DataSource, FeatureService, OnDemandFeatureView)):
+            raise DefinitionError(
+                f"cannot apply {obj!r}: expected an Entity, FeatureView, OnDemandFeatureView, FeatureService or data source"
+            )
         contents.add(obj)
     return contents
 
@@ -107,7 +114,7 @@ def load_definitions(root: Path) -> RepoContents:
                     f"{path.relative_to(root)}, line {lines[-1] if lines else '?'}: {err}"
                 ) from err
             for value in vars(module).values():
-                if isinstance(value, (Entity, FeatureView, DataSource, FeatureService)):
+                if isinstance(value, (Entity, FeatureView, DataSource, FeatureService, OnDemandFeatureView)):
                     contents.add(value)
     finally:
         sys.path.remove(str(root))

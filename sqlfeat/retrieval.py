@@ -17,9 +17,11 @@ from sqlfeat.compiler import RetrievalPlan, Spine, compile_point_in_time
 from sqlfeat.compiler.plan import INTERNAL_COLUMNS, ROW_ID
 from sqlfeat.compiler.strategy import Choice, SourceStats, choose_strategies, explain
 from sqlfeat.definitions.spec import RESERVED_PREFIX
-from sqlfeat.errors import EntityDataFrameError, SchemaMismatchError, WarehouseError
+from sqlfeat.errors import EntityDataFrameError, SchemaMismatchError, UsageError, WarehouseError
+from sqlfeat.spine_keys import check_key_types, key_types, text_keys
+from sqlfeat.transformations import check_request_fields, upload_request_fields
 from sqlfeat.statistics import frame_bounds, relation_facts, source_stats
-from sqlfeat.types import Family, column_family, column_type_of_arrow, is_timestamp_column
+from sqlfeat.types import column_type_of_arrow, is_timestamp_column
 from sqlfeat.types import exact_pandas as _exact_pandas
 from sqlfeat.warehouses.base import OfflineStore
 
@@ -76,44 +78,6 @@ def _check_columns(plan: RetrievalPlan, columns: Sequence[str]) -> None:
                 f"entity_df already has a column {name!r}, the name of a requested feature; rename "
                 "it or pass full_feature_names=True"
             )
-
-
-def _key_types(plan: RetrievalPlan, source_types: dict[str, dict]) -> dict[str, list[tuple[str, Family, str]]]:
-    """Per join key, what each view compares it with: (view, family, type in words). A key whose
-    dtype casts keys (String) compares as that dtype; any other as its source column's type."""
-    found: dict[str, list[tuple[str, Family, str]]] = {}
-    for request in plan.views:
-        columns = source_types[request.view.source.name]
-        for key, dtype in zip(request.join_keys, request.key_dtypes):
-            if dtype is not None and dtype.casts_key:
-                found.setdefault(key, []).append((request.name, dtype.family, f"{dtype.name} (compared as text)"))
-                continue
-            source_type = columns.get(request.source_key(key))
-            if source_type is not None:
-                found.setdefault(key, []).append((request.name, column_family(source_type), source_type.sql("duckdb")))
-    return found
-
-
-def _check_key_types(spine_types: dict, expected: dict[str, list[tuple[str, Family, str]]]) -> None:
-    for key, views in expected.items():
-        if key not in spine_types:
-            continue
-        for view, family, said in views:
-            if column_family(spine_types[key]) is not family:
-                raise EntityDataFrameError(
-                    f"entity_df column {key!r} is {spine_types[key].sql('duckdb')} but feature view "
-                    f"{view!r} keys it as {said}; cast the column to match"
-                )
-
-
-def _text_keys(spine_types: dict, expected: dict[str, list[tuple[str, Family, str]]]) -> tuple[str, ...]:
-    """DataFrame key columns of integers that every view compares as text: uploaded as text (the
-    decimal digits, as the warehouse casts the source's integers)."""
-    return tuple(
-        key for key, views in expected.items()
-        if key in spine_types and column_family(spine_types[key]) is Family.INTEGER
-        and all(family is Family.STRING for _, family, _ in views)
-    )  # fmt: skip
 
 
 def _utc_instants(series: pd.Series, column: str, unit: str = "us") -> pa.Array:
@@ -232,7 +196,24 @@ class RetrievalJob:
         finally:
             if uploaded:
                 self.store.drop_upload(uploaded)
-        return self._in_spine_order(self._typed(result)) if uploaded else self._typed(result)
+        result = self._in_spine_order(self._typed(result)) if uploaded else self._typed(result)
+        return self._on_demand(result)
+
+    def _on_demand(self, result: pa.Table) -> pa.Table:
+        """pandas and python on-demand features over the fetched rows (request fields from
+        entity_df, or the spine columns passed through); their hidden inputs dropped."""
+        if not self.plan.functions:
+            return result
+        from sqlfeat.transformations import compute, request_arrays
+
+        if self.spine.row_id:
+            request = request_arrays(self.plan.functions, self.entity_df.reset_index(drop=True), online=False)
+        else:
+            request = request_arrays(self.plan.functions, {n: result.column(n) for n in result.column_names}, online=False)
+        pit = {name: result.column(name).combine_chunks() for name in self.plan.selected_names}
+        for name, values in compute(self.plan.functions, pit, request, result.num_rows, expressions=False).items():
+            result = result.append_column(name, values)
+        return result.drop_columns([n for n in self.plan.hidden if n in result.column_names])
 
     def _in_spine_order(self, result: pa.Table) -> pa.Table:
         """Rows back in the DataFrame's order: row ids are 0..n-1, so an inverse permutation
@@ -251,7 +232,8 @@ class RetrievalJob:
         (Snowflake NUMBER, BigQuery FLOAT64 for a Float32...): every warehouse, the same table."""
         import pyarrow as pa
 
-        declared = {name: field.dtype for request in self.plan.views for field, name in zip(request.features, request.output_names)}
+        declared = {name: field.dtype for request in (*self.plan.views, *self.plan.on_demand)
+                    for field, name in zip(request.features, request.output_names)}  # fmt: skip
         for index, name in enumerate(result.column_names):
             if name in declared and result.schema.field(index).type != declared[name].to_arrow():
                 try:
@@ -274,6 +256,7 @@ class RetrievalJob:
             columns[key] = pa.Array.from_pandas(df[key])
             if key in self.text_keys:
                 columns[key] = columns[key].cast(pa.string())
+        columns.update(upload_request_fields(self.plan, df, columns))  # read by SQL on-demand features
         columns[self.spine.timestamp_column] = _utc_instants(
             df[self.spine.timestamp_column], self.spine.timestamp_column, self.store.dialect.INSTANT_UNIT
         )
@@ -321,6 +304,12 @@ class RetrievalJob:
     def full_sql(self) -> Iterator[str]:
         """The SQL of the whole training set, every spine column included, valid inside the block:
         a DataFrame spine is uploaded whole for it (and dropped after)."""
+        if self.plan.functions:
+            names = [r.name for r in self.plan.functions]
+            raise UsageError(
+                f"on-demand feature views {names} run in Python (pandas/python mode), so the training set cannot be "
+                "written inside the warehouse; use to_df()/to_arrow(), or SQL-expression on-demand features"
+            )
         if not self.spine.row_id:
             yield self.sql
             return
@@ -359,6 +348,7 @@ def build_job(
 
     if isinstance(entity_df, pd.DataFrame):
         _check_columns(plan, list(entity_df.columns))
+        check_request_fields(plan, list(entity_df.columns), "entity_df")
         timestamp = pick_timestamp_column({c: _is_timestamp_series(entity_df[c]) for c in entity_df.columns})
         _utc_instants(entity_df[timestamp].head(1000), timestamp)  # fail now on bad timestamps
         import pyarrow as pa
@@ -367,23 +357,25 @@ def build_job(
         for key in plan.join_keys:
             arrow_type = pa.Array.from_pandas(entity_df[key].head(1000)).type
             spine_types[key] = column_type_of_arrow(arrow_type)
-        expected = _key_types(plan, source_types)
-        text_keys = _text_keys(spine_types, expected)
-        _check_key_types({**spine_types, **{k: column_type_of_arrow(pa.string()) for k in text_keys}}, expected)
+        expected = key_types(plan, source_types)
+        as_text = text_keys(spine_types, expected)
+        check_key_types({**spine_types, **{k: column_type_of_arrow(pa.string()) for k in as_text}}, expected)
         spine = Spine(store.upload_name(), timestamp, row_id=ROW_ID, rows=len(entity_df),
                       bounds=frame_bounds(entity_df[timestamp]))  # fmt: skip
-        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, plan_stats(plan, store, repo_path), text_keys)
+        return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, plan_stats(plan, store, repo_path), as_text)
     if isinstance(entity_df, str):
         query = is_query(entity_df)
         dialect = store.dialect
         relation = dialect.query(entity_df).subquery() if query else dialect.table(entity_df)
         types = store.describe(relation)
         _check_columns(plan, list(types))
+        check_request_fields(plan, list(types), "the entity_df query")
         timestamp = pick_timestamp_column({c: is_timestamp_column(t) for c, t in types.items()})
-        _check_key_types(types, _key_types(plan, source_types))
+        check_key_types(types, key_types(plan, source_types))
         rows, bounds = relation_facts(store, relation, timestamp)
         spine = Spine(entity_df, timestamp, is_query=query, rows=rows, bounds=bounds)
         return RetrievalJob(plan, store, repo_path, entity_df, spine, strategy, plan_stats(plan, store, repo_path))
     raise EntityDataFrameError(
         f"entity_df must be a pandas DataFrame, a SQL query or a table name, got {type(entity_df).__name__}"
     )
+

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView
+from sqlfeat.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView
 from sqlfeat.errors import RegistryError
 from sqlfeat.registry import Registry, RegistryPlan
 from sqlfeat.config import RepoConfig, load_config
@@ -77,6 +77,17 @@ class FeatureStore(PushSurface, OnlineSurface):
 
         return feature_service(registered(self._applied()), name)
 
+    def list_on_demand_feature_views(self, tags: dict[str, str] | None = None) -> list[OnDemandFeatureView]:
+        return [v for v in self._applied().on_demand_feature_views().values() if _has_all_tags(v.tags, tags)]
+
+    def get_on_demand_feature_view(self, name: str) -> OnDemandFeatureView:
+        views = self._applied().on_demand_feature_views()
+        if name not in views:
+            from sqlfeat.errors import FeatureReferenceError
+
+            raise FeatureReferenceError(f"on-demand feature view {name!r} is not registered; registered: {sorted(views)}")
+        return views[name]
+
     def list_data_sources(self) -> list[DataSource]:
         return list(self._applied().data_sources().values())
 
@@ -85,6 +96,9 @@ class FeatureStore(PushSurface, OnlineSurface):
         if name not in views:
             from sqlfeat.errors import FeatureReferenceError
 
+            if name in self._applied().on_demand_feature_views():
+                raise FeatureReferenceError(f"{name!r} is an on-demand feature view: computed at request time from its "
+                                            "sources, never materialized; use get_on_demand_feature_view")  # fmt: skip
             raise FeatureReferenceError(f"feature view {name!r} is not registered; registered: {sorted(views)}")
         return views[name]
 
@@ -133,7 +147,8 @@ class FeatureStore(PushSurface, OnlineSurface):
         plan = self.registry.plan(self._resolve(contents), partial=partial, target=self.online_target)
         self._show_inferred(plan, inferred)
         for obj in objects_to_delete or ():
-            kind = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services"}.get(type(obj), "data_sources")
+            kind = {Entity: "entities", FeatureView: "feature_views", FeatureService: "feature_services",
+                    OnDemandFeatureView: "on_demand_feature_views"}.get(type(obj), "data_sources")  # fmt: skip
             self.registry.plan_removal(plan, kind, obj.name, self.online_target)
         self._dtype_notes(self._validate(plan), strict)
         self.registry.apply(plan)
@@ -197,6 +212,10 @@ class FeatureStore(PushSurface, OnlineSurface):
         entities = {name: Entity.from_spec(spec) for name, spec in plan.specs["entities"].items()}
         views = [FeatureView.from_spec(spec) for spec in plan.specs["feature_views"].values()]
         check_view_entities(views, entities)
+        from sqlfeat.validation import check_on_demand
+
+        odfvs = [OnDemandFeatureView.from_spec(spec) for spec in plan.specs.get("on_demand_feature_views", {}).values()]
+        check_on_demand(odfvs, {v.name: v for v in views}, entities)
         cache: dict = {}
         notes: list[str] = []
         for view in views:

@@ -95,7 +95,7 @@ class OnlineSurface:
             from sqlfeat.online.teardown import pending_views
 
             plan = serving.build_plan(self.project, registry.feature_views(), registry.entities(), key[0], full_feature_names,
-                                      pending_views(registry, self.online_target))  # fmt: skip
+                                      pending_views(registry, self.online_target), registry.on_demand_feature_views())  # fmt: skip
             cached = plans[key] = (registry, plan)
         return cached[1]
 

@@ -248,3 +248,29 @@ def infer_schema(
     spec = view.to_spec()
     spec["schema"] = [f.to_spec() for f in fields]
     return FeatureView.from_spec(spec), notes
+
+
+def check_on_demand(odfvs: list, views: dict[str, FeatureView], entities: dict[str, Entity]) -> None:
+    """Each on-demand view reads defined views and features, and its expressions or function
+    read only its sources' features and request fields (an unknown name is an error naming it);
+    no on-demand view shares a feature view's name."""
+    import ast
+
+    from sqlfeat.compiler.on_demand import check_names, parse_expression, referenced, source_inputs
+
+    for odfv in odfvs:
+        if odfv.name in views:
+            raise DefinitionError(f"on-demand feature view {odfv.name!r} has the name of a feature view; rename one")
+        inputs, _ = source_inputs(odfv, views, entities)
+        if odfv.mode == "sql":
+            for field in odfv.schema:
+                check_names(odfv.name, referenced(parse_expression(odfv.name, field)), inputs, f"the expression of {field.name!r}")
+            continue
+        odfv.function()  # re-created from its source text now, not at the first retrieval
+        parameter = odfv.udf_source.parameter()
+        used = [
+            node.slice.value for node in ast.walk(ast.parse(odfv.udf_source.source))
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
+            and node.value.id == parameter and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)
+        ]  # fmt: skip
+        check_names(odfv.name, used, inputs, f"its function {odfv.udf_source.name!r}")

@@ -62,7 +62,23 @@ def validate(contents: RepoContents) -> tuple[CheckedViews, list[CheckResult]]:
             results.append(CheckResult("definitions", FAIL, str(err), view=view.name))
             continue
         checked.views[view.name] = view
+    results += _on_demand(contents, checked)
     return checked, results
+
+
+def _on_demand(contents: RepoContents, checked: CheckedViews) -> list[CheckResult]:
+    """apply's check of each on-demand view: its sources exist and its code reads only their
+    features and its request fields (one fail per view that does not)."""
+    from sqlfeat.validation import check_on_demand
+
+    views = {v.name: v for v in contents.feature_views}
+    results = []
+    for odfv in contents.on_demand_feature_views:
+        try:
+            check_on_demand([odfv], views, checked.entities)
+        except SqlfeatError as err:
+            results.append(CheckResult("definitions", FAIL, str(err), view=odfv.name))
+    return results
 
 
 def check_schema(checked: CheckedViews, store: FeatureStore, strict: bool | None = None) -> list[CheckResult]:

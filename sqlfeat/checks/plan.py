@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from sqlfeat.store import FeatureStore
 
 _FIELD = re.compile(r"^(?:removes|retypes) field (\w+)")
-_SINGULAR = {"entities": "entity", "data_sources": "data source", "feature_views": "feature view"}
+_SINGULAR = {"entities": "entity", "data_sources": "data source", "feature_views": "feature view",
+             "feature_services": "feature service", "on_demand_feature_views": "on-demand feature view"}  # fmt: skip
 
 
 def check(
@@ -29,7 +30,8 @@ def check(
     try:
         registry = store.registry
         views = [resolved.get(v.name, v) for v in contents.feature_views]
-        plan = registry.plan(RepoContents(contents.entities, contents.data_sources, views))
+        plan = registry.plan(RepoContents(contents.entities, contents.data_sources, views, contents.feature_services,
+                                          contents.on_demand_feature_views))  # fmt: skip
     except SqlfeatError as err:
         return [CheckResult("plan", FAIL, str(err))]
     where = store.config.registry_path

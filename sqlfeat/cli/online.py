@@ -123,7 +123,7 @@ def materialize_incremental(ctx: click.Context, end: str, views: tuple[str, ...]
 @click.option("--feature-service", "service", default=None, help="A registered FeatureService: its features (instead of -f).")
 @click.option(
     "--entity", "-e", "entities", multiple=True,
-    help="One entity row: KEY=VALUE[,KEY=VALUE]; repeat for more rows. 42 is an integer, '\"42\"' a string. "
+    help="One entity row: KEY=VALUE[,KEY=VALUE] (join keys, and request fields of on-demand views); repeat for more rows. 42 is an integer, '\"42\"' a string. "
          "Default: one row without keys (views without entities need none).",
 )  # fmt: skip
 @click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")

@@ -171,6 +171,12 @@ def list_(ctx: click.Context, tags: tuple[str, ...]) -> None:
         services.add_row(service.name, served, service.description)
     if services.row_count:
         console.print(services)
+    on_demand = Table("on-demand feature view", "mode", "features", "sources")
+    for odfv in store.list_on_demand_feature_views(tags=wanted):
+        sources = [p.name_to_use() for p in odfv.sources] + [r.name for r in odfv.request_sources]
+        on_demand.add_row(odfv.name, odfv.mode, ", ".join(f"{f.name}:{f.dtype.name}" for f in odfv.schema), ", ".join(sources))
+    if on_demand.row_count:
+        console.print(on_demand)
     datasets = Table("saved dataset", "stored in", "rows", "created")
     for dataset in store.list_saved_datasets(tags=wanted):
         created = f"{dataset.created_timestamp:%Y-%m-%d %H:%M} UTC" if dataset.created_timestamp else ""
@@ -187,12 +193,15 @@ def list_(ctx: click.Context, tags: tuple[str, ...]) -> None:
 @click.argument("view")
 @click.pass_context
 def describe(ctx: click.Context, view: str) -> None:
-    """Show one feature view as registered: its spec and fingerprint."""
+    """Show one feature view (or on-demand feature view) as registered: its spec and fingerprint."""
     import json
 
     store = _store(ctx)
-    store.get_feature_view(view)
-    record = store.registry.record("feature_views", view)
+    if view in store.registry.on_demand_feature_views() and store.registry.record("feature_views", view) is None:
+        record = store.registry.record("on_demand_feature_views", view)
+    else:
+        store.get_feature_view(view)
+        record = store.registry.record("feature_views", view)
     click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
 
 

@@ -16,6 +16,8 @@ Shape of the query, for views grouped by the join keys they share::
                <view>__...         the newest row per spine key (``newest.py``) or the window
                                    aggregates (``aggregate.py``)
                final               spine LEFT JOIN each result on (keys, instant)
+    SQL on-demand features (rule 6) are expressions over the features in the final projection
+    (``on_demand.py``); a source feature only they read is joined but never selected.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from sqlfeat.compiler.aggregate import aggregate_ctes
+from sqlfeat.compiler.on_demand import expression_columns
 from sqlfeat.compiler.newest import ROW, Wanted, has_created, newest_rows, visible_from
 from sqlfeat.compiler.plan import CREATED_TS, EVENT_TS, SPINE_TS, SRC_ROW, RetrievalPlan, Spine, ViewRequest
 from sqlfeat.compiler.sql import aliased, and_, col, first_row, ident, keys_equal, newest_first, source_projection
@@ -78,7 +81,9 @@ def compile_point_in_time(
     query, joined = _join_results(query, results, instant)
     features.update(joined)
     passthrough = col(spine.row_id, SPINE) if spine.row_id else exp.Column(this=exp.Star(), table=ident(SPINE))
-    query = query.select(passthrough, *[exp.alias_(features[name], name, quoted=True) for name in plan.output_names])
+    query = query.select(passthrough, *[exp.alias_(features[name], name, quoted=True) for name in plan.selected_names])
+    # SQL on-demand features: over the joined values, in the same projection (applied after the join)
+    query = query.select(*expression_columns(plan, features, lambda name: col(name, SPINE), dialect.cast_type))
     if spine.ordered:
         order = [col(spine.timestamp_column, SPINE), *(col(k, SPINE) for k in plan.join_keys)]
         query = query.order_by(*(exp.Ordered(this=c, nulls_first=False) for c in order))

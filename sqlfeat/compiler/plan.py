@@ -4,13 +4,14 @@ definitions into a retrieval plan."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from difflib import get_close_matches
+from typing import Any
 
 from sqlglot import exp
 
-from sqlfeat.definitions import Aggregation, Entity, FeatureService, FeatureView, Field
+from sqlfeat.definitions import Aggregation, Entity, FeatureService, FeatureView, FeatureViewProjection, Field
 from sqlfeat.errors import FeatureReferenceError
 from sqlfeat.types import FeatureType
 
@@ -24,6 +25,8 @@ SRC_ROW = "__sqlfeat_src_row"
 KIND = "__sqlfeat_kind"
 TIME_INT = "__sqlfeat_t"
 INTERNAL_COLUMNS = frozenset({ROW_ID, SPINE_TS, EVENT_TS, CREATED_TS, SRC_ROW, KIND, TIME_INT})
+# A source feature only an on-demand feature view needs: its column in the PIT result.
+HIDDEN_PREFIX = "__sqlfeat_in__"
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,33 @@ class Spine:
 class RetrievalPlan:
     views: tuple[ViewRequest, ...]
     full_feature_names: bool
+    # On-demand feature views asked for (``compiler/on_demand.py``'s OnDemandRequest), applied
+    # after the join; ``hidden``: view columns only they read (not in the training set).
+    on_demand: tuple[Any, ...] = ()
+    hidden: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def pit_names(self) -> list[str]:
+        """Every column the views' point-in-time join finds (inputs of on-demand views included)."""
+        return [name for request in self.views for name in request.output_names]
 
     @property
     def output_names(self) -> list[str]:
-        return [name for request in self.views for name in request.output_names]
+        """The features of the result: requested view features, then on-demand features."""
+        names = [name for name in self.pit_names if name not in self.hidden]
+        return names + [name for request in self.on_demand for name in request.output_names]
+
+    @property
+    def functions(self) -> tuple[Any, ...]:
+        """The on-demand views computed in Python (pandas or python mode), after the query."""
+        return tuple(r for r in self.on_demand if r.odfv.mode != "sql")
+
+    @property
+    def selected_names(self) -> list[str]:
+        """The view columns the query selects: requested ones and the inputs of functions (the
+        inputs of SQL expressions are used inside the query only)."""
+        needed = {column for request in self.functions for _, column in request.inputs}
+        return [name for name in self.pit_names if name not in self.hidden or name in needed]
 
     @property
     def join_keys(self) -> list[str]:
@@ -121,15 +147,18 @@ def plan_retrieval(
     views: Mapping[str, FeatureView],
     entities: Mapping[str, Entity],
     full_feature_names: bool = False,
+    inputs: Sequence[FeatureViewProjection] = (),
 ) -> RetrievalPlan:
     """``"view:feature"`` references grouped by view (first-seen order), or a feature service's
-    projections in its order; every name checked against the registered views."""
+    projections in its order; every name checked against the registered views. ``inputs``: the
+    features on-demand views read (projections with their features listed), joined too but
+    hidden from the result unless requested."""
     if isinstance(references, FeatureService):
-        return _plan([_Want(p.name, p.name_alias, p.features or None, p.join_key_map) for p in references.feature_view_projections],
-                     views, entities, full_feature_names, f"feature service {references.name!r}")  # fmt: skip
+        wants = [_Want(p.name, p.name_alias, p.features or None, p.join_key_map) for p in references.feature_view_projections]
+        return _plan(_with_inputs(wants, inputs), views, entities, full_feature_names, f"feature service {references.name!r}")
     if isinstance(references, str):
         references = [references]
-    if not references:
+    if not references and not inputs:
         raise FeatureReferenceError("no features requested: pass features=['view:feature', ...] or a FeatureService")
     wanted: dict[str, _Want] = {}
     for reference in references:
@@ -143,22 +172,44 @@ def plan_retrieval(
         want = wanted.setdefault(view_name, _Want(view_name, None, [], {}))
         if feature not in want.features:
             want.features.append(feature)
-    return _plan(list(wanted.values()), views, entities, full_feature_names)
+    return _plan(_with_inputs(list(wanted.values()), inputs), views, entities, full_feature_names)
 
 
 @dataclass
 class _Want:
-    """One view (or projection) of a request: the features asked (``None``: all of them)."""
+    """One view (or projection) of a request: the features asked (``None``: all of them), and
+    those only on-demand views read (``hidden``)."""
 
     view: str
     alias: str | None
     features: Sequence[str] | None
     key_map: Mapping[str, str]
+    hidden: list[str] = field(default_factory=list)
+
+
+def _with_inputs(wants: list[_Want], inputs: Sequence[FeatureViewProjection]) -> list[_Want]:
+    by_name = {w.alias or w.view: w for w in wants}
+    for projection in inputs:
+        use = projection.name_to_use()
+        want = by_name.get(use)
+        if want is None:
+            want = by_name[use] = _Want(projection.name, projection.name_alias, [], projection.join_key_map)
+            wants.append(want)
+        elif want.view != projection.name or dict(want.key_map) != dict(projection.join_key_map):
+            raise FeatureReferenceError(
+                f"{use!r} names two different reads (of {want.view!r} and {projection.name!r}, or with other join keys); "
+                "give one a name with .with_name(...)"
+            )
+        for feature in projection.features:
+            if want.features is not None and feature not in want.features and feature not in want.hidden:
+                want.hidden.append(feature)
+    return wants
 
 
 def _plan(wants: list[_Want], views: Mapping[str, FeatureView], entities: Mapping[str, Entity],
           full_feature_names: bool, where: str = "") -> RetrievalPlan:  # fmt: skip
     requests = []
+    hidden: set[str] = set()
     for want in wants:
         if want.view not in views:
             raise FeatureReferenceError(
@@ -170,7 +221,8 @@ def _plan(wants: list[_Want], views: Mapping[str, FeatureView], entities: Mappin
         by_name = {f.name: f for f in view.features if f.name not in join_keys}
         name = want.alias or view.name
         fields = []
-        for feature in want.features if want.features is not None else list(by_name):
+        asked = list(want.features) if want.features is not None else list(by_name)
+        for feature in asked + want.hidden:
             if feature not in by_name:
                 raise FeatureReferenceError(
                     f"feature {feature!r} is not in feature view {want.view!r}; it has "
@@ -179,9 +231,11 @@ def _plan(wants: list[_Want], views: Mapping[str, FeatureView], entities: Mappin
             fields.append(by_name[feature])
         key_map = _key_map(view, join_keys, want.key_map)
         mapped = tuple(dict(key_map).get(k, k) for k in join_keys)
-        outputs = tuple(f"{name}__{f.name}" if full_feature_names else f.name for f in fields)
+        outputs = tuple(f"{name}__{f.name}" if full_feature_names else f.name for f in fields[: len(asked)])
+        outputs += tuple(f"{HIDDEN_PREFIX}{name}__{f.name}" for f in fields[len(asked) :])
+        hidden.update(outputs[len(asked) :])
         requests.append(ViewRequest(view, mapped, key_dtypes, tuple(fields), outputs, want.alias, key_map))
-    plan = RetrievalPlan(tuple(requests), full_feature_names)
+    plan = RetrievalPlan(tuple(requests), full_feature_names, hidden=frozenset(hidden))
     _check_collisions(plan)
     return plan
 
@@ -243,6 +297,8 @@ def _check_collisions(plan: RetrievalPlan) -> None:
     seen: dict[str, str] = {}
     for request in plan.views:
         for name in request.output_names:
+            if name in plan.hidden:
+                continue
             if name in seen:
                 raise FeatureReferenceError(
                     f"feature name {name!r} is requested from both {seen[name]!r} and "

@@ -11,8 +11,10 @@ from sqlfeat.definitions.entity import Entity
 from sqlfeat.definitions.feature_service import FeatureService
 from sqlfeat.definitions.feature_view import FeatureView
 from sqlfeat.definitions.field import Feature, Field
+from sqlfeat.definitions.on_demand import OnDemandFeatureView, on_demand_feature_view
 from sqlfeat.definitions.projection import FeatureViewProjection
 from sqlfeat.definitions.push_source import PushMode, PushSource
+from sqlfeat.definitions.request_source import RequestSource
 from sqlfeat.definitions.saved_dataset import (
     SavedDataset,
     SavedDatasetBigQueryStorage,
@@ -45,9 +47,11 @@ __all__ = [
     "FeatureViewProjection",
     "Field",
     "FileSource",
+    "OnDemandFeatureView",
     "PostgreSQLSource",
     "PushMode",
     "PushSource",
+    "RequestSource",
     "SavedDataset",
     "SavedDatasetBigQueryStorage",
     "SavedDatasetDuckDBStorage",
@@ -57,5 +61,6 @@ __all__ = [
     "SavedDatasetStorage",
     "SnowflakeSource",
     "fingerprint",
+    "on_demand_feature_view",
     "source_from_spec",
 ]

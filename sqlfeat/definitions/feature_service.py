@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlfeat.definitions.feature_view import FeatureView
+from sqlfeat.definitions.on_demand import OnDemandFeatureView
 from sqlfeat.definitions.projection import FeatureViewProjection
 from sqlfeat.definitions.spec import check_name
 from sqlfeat.errors import DefinitionError
@@ -54,6 +55,8 @@ class FeatureService:
                 projections.append(item.projection)
             elif isinstance(item, FeatureViewProjection):
                 projections.append(item)
+            elif isinstance(item, OnDemandFeatureView):
+                projections.append(FeatureViewProjection(item.name))
             else:
                 raise DefinitionError(
                     f"feature service {name!r}: features must be feature views or projections such as "
@@ -97,7 +100,7 @@ class FeatureService:
 
 def resolve_service_spec(
     spec: dict[str, Any], views: Mapping[str, dict[str, Any]], entities: Mapping[str, dict[str, Any]],
-    removed: Collection[str] = (),
+    removed: Collection[str] = (), on_demand: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """``spec`` with every projection's features listed (all of a view's features when it selects
     none), checked against the view specs an apply would register. ``removed``: views that apply
@@ -106,6 +109,14 @@ def resolve_service_spec(
     for projection in spec["features"]:
         view_name = projection["name"]
         where = f"feature service {spec['name']!r} uses feature view {view_name!r}"
+        if on_demand and view_name in on_demand and view_name not in views:
+            available = [f["name"] for f in on_demand[view_name]["schema"]]
+            missing = [f for f in projection["features"] if f not in available]
+            if missing or projection.get("join_key_map") or projection.get("name_alias"):
+                raise DefinitionError(f"{where} (on demand): it has no feature {missing[0]!r}; it has {available}" if missing
+                                      else f"{where}: an on-demand view is used as is (no with_name or with_join_key_map)")
+            resolved.append({**projection, "features": list(projection["features"]) or available})
+            continue
         view = views.get(view_name)
         if view is None:
             why = "which this apply deletes" if view_name in removed else "which is not defined"

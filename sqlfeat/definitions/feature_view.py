@@ -84,6 +84,11 @@ class FeatureView:
             if f.name in seen:
                 raise DefinitionError(f"feature view {name!r} declares field {f.name!r} twice")
             seen.add(f.name)
+            if f.expression is not None:
+                raise DefinitionError(
+                    f"feature view {name!r}: field {f.name!r} has an expression; expressions belong to on-demand "
+                    "feature views (OnDemandFeatureView(sources=[...], schema=[Field(..., expression=...)]))"
+                )
             # by name, or through field_mapping by the source column it reads
             if f.name in (source.timestamp_field, source.created_timestamp_column) or source.source_column(f.name) in (
                 source.event_time_column, source.created_time_column

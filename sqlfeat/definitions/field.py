@@ -12,12 +12,16 @@ from sqlfeat.types import FeatureType, ValueType, dtype_from_name
 
 @dataclass(frozen=True, init=False)
 class Field:
-    """``Field(name="click_count", dtype=Int64)``; ``dtype`` may also be a name like ``"string"``."""
+    """``Field(name="click_count", dtype=Int64)``; ``dtype`` may also be a name like ``"string"``.
+
+    ``expression`` (sqlfeat's own, on-demand feature views only): a scalar SQL expression over the
+    view's source features and request fields, e.g. ``"clicks / NULLIF(impressions, 0)"``."""
 
     name: str
     dtype: FeatureType
     description: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    expression: str | None = None
 
     def __init__(
         self,
@@ -25,6 +29,7 @@ class Field:
         dtype: FeatureType | ValueType | str,
         description: str = "",
         tags: dict[str, str] | None = None,
+        expression: str | None = None,
     ) -> None:
         object.__setattr__(self, "name", check_name("field", name))
         try:
@@ -34,16 +39,22 @@ class Field:
         object.__setattr__(self, "dtype", resolved)
         object.__setattr__(self, "description", description)
         object.__setattr__(self, "tags", dict(tags or {}))
+        if expression is not None and (not isinstance(expression, str) or not expression.strip()):
+            raise DefinitionError(f"field {name!r}: expression must be SQL text, got {expression!r}")
+        object.__setattr__(self, "expression", expression)
 
     def __hash__(self) -> int:
         return hash((self.name, self.dtype))
 
     def to_spec(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype.name, "description": self.description, "tags": self.tags}
+        spec = {"name": self.name, "dtype": self.dtype.name, "description": self.description, "tags": self.tags}
+        if self.expression is not None:  # only on-demand fields have one: other specs are unchanged
+            spec["expression"] = self.expression
+        return spec
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Field:
-        return cls(spec["name"], spec["dtype"], spec.get("description", ""), spec.get("tags"))
+        return cls(spec["name"], spec["dtype"], spec.get("description", ""), spec.get("tags"), spec.get("expression"))
 
 
 Feature = Field

@@ -75,6 +75,7 @@ class ColumnSource:
     ttl: timedelta | None
     dtype: FeatureType | None
     join_keys: tuple[str, ...] = ()
+    on_demand: bool = False  # computed at request time by an on-demand feature view
 
 
 def _duration(ttl: timedelta | None) -> str:
@@ -181,6 +182,10 @@ class OnlineResponse:
         for name, source in self._sources.items():
             for row, status in enumerate(self._statuses[name]):
                 if status is FieldStatus.PRESENT or self._columns[name][row] is not None:
+                    continue
+                if source.on_demand:
+                    lines.append(f"{name} of on-demand feature view {source.view} is null: its expression or function gave "
+                                 "null for this row (a null input, a zero divisor, or the function's own result)")  # fmt: skip
                     continue
                 key = tuple(self._columns[k][row] if k in self._columns else None for k in source.join_keys)
                 entity = ", ".join(f"{k}={v!r}" for k, v in zip(source.join_keys, key))

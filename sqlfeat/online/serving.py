@@ -15,9 +15,10 @@ from datetime import datetime, timedelta, timezone
 from numbers import Integral
 from typing import Any
 
-from sqlfeat.compiler import plan_retrieval, plan_view
+from sqlfeat.compiler import plan_view
+from sqlfeat.compiler.on_demand import plan_features
 from sqlfeat.compiler.plan import split_reference
-from sqlfeat.definitions import Entity, FeatureService, FeatureView
+from sqlfeat.definitions import Entity, FeatureService, FeatureView, OnDemandFeatureView
 from sqlfeat.definitions.aggregation import COUNTING
 from sqlfeat.errors import EntityRowError, FeatureReferenceError, TeardownPendingError
 from sqlfeat.online.base import ENTITYLESS_KEY, OnlineRows, OnlineStore, OnlineView, entity_key, to_micros
@@ -44,17 +45,20 @@ class ServingPlan:
     views: tuple[ServingView, ...]
     join_keys: tuple[str, ...]
     output_order: tuple[str, ...]
+    # on-demand views (``compiler/on_demand.py``'s OnDemandRequest), computed after the read
+    on_demand: tuple[Any, ...] = ()
 
 
 def build_plan(
     project: str, views_by_name: Mapping[str, FeatureView], entities: Mapping[str, Entity],
     features: Sequence[str] | FeatureService, full_feature_names: bool, pending: Mapping[str, str] | None = None,
+    on_demand: Mapping[str, OnDemandFeatureView] | None = None,
 ) -> ServingPlan:  # fmt: skip
     """Resolve ``features`` (references or a FeatureService) once, checked against the registered
     views, into what reads need. ``pending``: views whose deleted namesake's online values are
     still in the store (view -> where), which are refused rather than read."""
     service = isinstance(features, FeatureService)
-    plan = plan_retrieval(features if service else list(features), views_by_name, entities, full_feature_names)
+    plan = plan_features(features if service else list(features), views_by_name, entities, on_demand or {}, full_feature_names)
     views = []
     for request in plan.views:
         if pending and request.name in pending:
@@ -75,14 +79,14 @@ def build_plan(
         row_keys = tuple(request.join_keys) if request.key_map else None
         views.append(ServingView(layout, tuple(f.name for f in request.features), request.output_names, counting, row_keys))
     if service:
-        return ServingPlan(tuple(views), tuple(plan.join_keys), tuple(plan.output_names))
+        return ServingPlan(tuple(views), tuple(plan.join_keys), tuple(plan.output_names), plan.on_demand)
     order = []
     for reference in features:
         view, feature = split_reference(reference)
         name = f"{view}__{feature}" if full_feature_names else feature
         if name not in order:
             order.append(name)
-    return ServingPlan(tuple(views), tuple(plan.join_keys), tuple(order))
+    return ServingPlan(tuple(views), tuple(plan.join_keys), tuple(order), plan.on_demand)
 
 
 def _rows(entity_rows: Any) -> list[Mapping[str, Any]]:
@@ -265,7 +269,34 @@ def respond(
             layout = view.layout
             sources[output] = ColumnSource(layout.name, layout.ttl, layout.dtype(feature), layout.join_keys)
             stamps[output] = view_stamps
+    if plan.on_demand:
+        _on_demand(plan, rows, read, sources)
     for name in plan.output_order:
         columns[name], statuses[name] = read.columns[name], read.statuses[name]
+        stamps.setdefault(name, [None] * len(rows))
     ordered = {name: sources[name] for name in plan.output_order}
     return OnlineResponse(columns, statuses, stamps, ordered, instant, now=as_of is None)
+
+
+def _on_demand(plan: ServingPlan, rows: list[Mapping[str, Any]], read: PlanRead, sources: dict[str, ColumnSource]) -> None:
+    """The on-demand features of ``plan`` over the values read and the entity rows' request
+    fields (the same evaluator as offline: ``sqlfeat/transformations.py``), into ``read``."""
+    import pyarrow as pa
+
+    from sqlfeat.transformations import compute, request_arrays
+
+    dtypes = {out: view.layout.dtype(f) for view in plan.views for f, out in zip(view.features, view.outputs)}
+    pit = {name: pa.array(values, type=dtypes[name].to_arrow()) for name, values in read.columns.items()}
+    request = request_arrays(plan.on_demand, {name: [row.get(name) for row in rows] for name in _request_names(plan, rows)}, online=True)
+    for name, values in compute(plan.on_demand, pit, request, len(rows), expressions=True).items():
+        read.columns[name] = values.to_pylist()
+        read.statuses[name] = [FieldStatus.NULL_VALUE if v is None else FieldStatus.PRESENT for v in read.columns[name]]
+    for request_view in plan.on_demand:
+        for field, output in zip(request_view.features, request_view.output_names):
+            sources[output] = ColumnSource(request_view.name, None, field.dtype, (), on_demand=True)
+
+
+def _request_names(plan: ServingPlan, rows: list[Mapping[str, Any]]) -> list[str]:
+    """The request fields every entity row holds (a field some row lacks is then named missing)."""
+    names = {f.name for r in plan.on_demand for f in r.request_fields}
+    return [n for n in names if rows and all(n in row for row in rows)] if rows else list(names)
