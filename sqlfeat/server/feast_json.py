@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import base64
 import math
+import time
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from sqlfeat.online.response import OnlineResponse
+from sqlfeat.online.response import FieldStatus, OnlineResponse
 
 EPOCH = "1970-01-01T00:00:00Z"
+_STATUS_NAMES = {status: status.name for status in FieldStatus}
 
 
 def timestamp(value: datetime | None) -> str:
@@ -68,18 +70,46 @@ def _values(values: list[Any]) -> list[Any]:
     return values
 
 
+def _micros_text(micros: int) -> str:
+    seconds, fraction = divmod(micros, 1_000_000)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    if not fraction:
+        return text + "Z"
+    if fraction % 1000 == 0:
+        return f"{text}.{fraction // 1000:03d}Z"
+    return f"{text}.{fraction:06d}Z"
+
+
+def _stamps(response: OnlineResponse) -> dict[str, list[str]]:
+    """Every column's event times as text. The features of one view share their times, so a
+    column whose times equal the previous column's reuses its text (one conversion per view)."""
+    micros = getattr(response, "_event_ts", None)  # the exact stored times; the datetimes below otherwise
+    if micros is None:
+        return {name: [timestamp(t) for t in times] for name, times in response.event_timestamps().items()}
+    texts: dict[str, list[str]] = {}
+    memo: dict[int | None, str] = {None: EPOCH}
+    previous: tuple[list, list[str]] | None = None
+    for name, times in micros.items():
+        if previous is not None and previous[0] == times:
+            texts[name] = previous[1]
+            continue
+        out = []
+        for when in times:
+            text = memo.get(when)
+            if text is None:
+                text = memo[when] = _micros_text(when)
+            out.append(text)
+        texts[name], previous = out, (times, out)
+    return texts
+
+
 def encode(response: OnlineResponse) -> bytes:
     columns = response.to_dict()
     statuses = response.statuses()
-    stamps = response.event_timestamps()
-    memo: dict[datetime | None, str] = {None: EPOCH}
-    results = []
-    for name, values in columns.items():
-        times = []
-        for when in stamps[name]:
-            text = memo.get(when)
-            if text is None:
-                text = memo[when] = timestamp(when)
-            times.append(text)
-        results.append({"values": _values(values), "statuses": [s.name for s in statuses[name]], "event_timestamps": times})
+    stamps = _stamps(response)
+    names = _STATUS_NAMES
+    results = [
+        {"values": _values(values), "statuses": [names[s] for s in statuses[name]], "event_timestamps": stamps[name]}
+        for name, values in columns.items()
+    ]
     return orjson.dumps({"metadata": {"feature_names": list(columns)}, "results": results})
