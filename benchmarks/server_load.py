@@ -11,8 +11,8 @@ it was sent after its due time is reported apart (``lag_p99_ms``): the event loo
 up to ~1 ms late, which is the client's error, not the server's, while a server that falls
 behind shows as lag (every connection busy) and as throughput under the rate. Without: closed loop, each connection sends its next request as soon as the
 previous answer is read (the server's saturation throughput). Either way the run is bounded: at
-most ``--requests`` requests and ``--duration`` seconds. Prints one JSON line: latencies (ms,
-sorted), the count of non-200 answers, the elapsed time.
+most ``--requests`` requests and ``--duration`` seconds. Prints one JSON line: latency percentiles
+(ms), the count of non-200 answers, the elapsed time.
 """
 
 from __future__ import annotations
@@ -84,8 +84,12 @@ async def run(url: str, bodies: list[bytes], rate: float | None, requests: int, 
         writer.close()
     latencies.sort()
     lags.sort()
-    return {"latencies_ms": latencies, "lag_p99_ms": lags[int(0.99 * len(lags))] if lags and rate else 0.0,
-            "errors": errors, "elapsed": elapsed}
+
+    def pct(values: list[float], q: float) -> float:
+        return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+    return {"n": len(latencies), "p50": pct(latencies, 0.5), "p99": pct(latencies, 0.99), "max": pct(latencies, 1.0),
+            "lag_p99_ms": pct(lags, 0.99) if rate else 0.0, "errors": errors, "elapsed": elapsed}
 
 
 def main() -> int:
