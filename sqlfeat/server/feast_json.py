@@ -63,7 +63,20 @@ def _special(value: Any) -> bool:
 
 
 def _values(values: list[Any]) -> list[Any]:
-    """Values orjson writes as they are, except the few JSON cannot carry as such."""
+    """Values orjson writes as they are, except the few JSON cannot carry as such. A column holds
+    one type (its dtype's; join keys are the request's own JSON values): ints, strings and booleans
+need no look; floats are summed in C (a
+    finite sum: no NaN, no infinity); anything else is checked value by value."""
+    first = next((v for v in values if v is not None), None)
+    kind = type(first)
+    if kind is int or kind is str or kind is bool or first is None:
+        return values  # orjson writes these as they are
+    if kind is float:
+        try:
+            if math.isfinite(math.fsum([v for v in values if v is not None])):
+                return values
+        except (OverflowError, TypeError):
+            pass
     for index, value in enumerate(values):
         if _special(value):
             return values[:index] + [_value(v) if _special(v) else v for v in values[index:]]
