@@ -31,10 +31,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
       GET  /docs, /openapi.json   the API's description
 
     \b
-    Settings come from feature_server: in feature_store.yaml (host, port, workers, auth.api_keys,
-    limits); these flags override them. With auth.api_keys set, requests need the key in the
-    X-API-Key header (or Authorization: Bearer KEY). Stop with Ctrl-C (or SIGTERM): requests in
-    flight finish, connections close.
+    Settings come from the feature_server: section of feature_store.yaml (host, port, workers,
+    auth.api_keys, limits); these flags override them. With auth.api_keys set, requests need the
+    key in the X-API-Key header (or Authorization: Bearer KEY). Stop with Ctrl-C (or SIGTERM):
+    requests in flight finish, the store's connections close. More: docs/serving.md.
 
     \b
     Example:
