@@ -308,6 +308,7 @@ registry: data/registry.json       # or {path: ..., registry_type: file}
 offline_store: {type: duckdb}      # duckdb (Feast: file), postgres, bigquery, snowflake
 online_store: {type: sqlite, path: data/online_store.db}   # sqlite, redis, dynamodb
 strict_dtypes: false               # sqlfeat's own settings: below
+feature_server: {port: 6566}       # `sqlfeat serve`: below
 ```
 
 Top-level Feast keys accepted and ignored: TOP_LEVEL.
@@ -342,6 +343,25 @@ def _type_name(info) -> str:
     return name
 
 
+def render_server_options() -> str:
+    """``feature_server:``, its nested sections, each key with its type, default and meaning."""
+    from sqlfeat.config_server import FeatureServerOptions, ServerAuth, ServerLimits
+
+    parts = [
+        "## `feature_server`: `sqlfeat serve`\n\n`sqlfeat serve --host/--port/--workers` override these; "
+        "see [serving](serving.md).\n\n| key | type | default | what it does |\n| --- | --- | --- | --- |"
+    ]
+    for prefix, model in (("", FeatureServerOptions), ("auth.", ServerAuth), ("limits.", ServerLimits)):
+        for name, info in model.model_fields.items():
+            if name in ("auth", "limits"):
+                continue
+            default = "[]" if info.default_factory is list else repr(info.default)
+            parts.append(f"| `{prefix}{name}` | {_type_name(info)} | `{default}` | {info.description} |")
+    keys = ", ".join(f"`{k}`" for k in sorted(FeatureServerOptions.FEAST_KEYS))
+    parts.append(f"\nFeast keys accepted and ignored: {keys}.\n")
+    return "\n".join(parts)
+
+
 def render_configuration() -> str:
     from sqlfeat.config import _FEAST_TOP_LEVEL, OPTIONS
     from sqlfeat.online import STORES, online_module
@@ -353,7 +373,7 @@ def render_configuration() -> str:
         for key, (kind, default, meaning) in OPTIONS.items()
     )
     intro = CONFIG_INTRO.replace("TOP_LEVEL", ", ".join(f"`{k}`" for k in sorted(_FEAST_TOP_LEVEL)))
-    parts = [intro.replace("OPTIONS", options)]
+    parts = [intro.replace("OPTIONS", options), render_server_options()]
     for section, names, module_of in (("offline_store", WAREHOUSES, warehouse_module), ("online_store", STORES, online_module)):
         for name in names:
             model = module_of(name).OPTIONS

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlfeat.errors import ConfigError
-from sqlfeat.redact import register_secrets_in
+from sqlfeat.config_server import FeatureServerOptions, ServerAuth, ServerLimits
+from sqlfeat.redact import register_secret, register_secrets_in
 
 CONFIG_FILE = "feature_store.yaml"
 DEFAULT_REGISTRY = "data/registry.json"
@@ -33,11 +34,11 @@ OPTIONS: dict[str, tuple[type, Any, str]] = {
         "DOUBLE, a String join key over integers) is an error at `apply` and `check`, not a warning",
     ),
 }
-_TOP_LEVEL = ("project", "registry", "offline_store", "online_store", *OPTIONS)
+_TOP_LEVEL = ("project", "registry", "offline_store", "online_store", "feature_server", *OPTIONS)
 # Feast settings sqlfeat accepts and ignores (with a notice).
 _FEAST_TOP_LEVEL = frozenset({
     "provider", "batch_engine", "flags", "entity_key_serialization_version", "coerce_tz_aware", "auth",
-    "feature_server", "repo_path", "project_description", "materialization", "openlineage",
+    "repo_path", "project_description", "materialization", "openlineage",
 })  # fmt: skip
 _REGISTRY_KEYS = ("path", "registry_type")
 _FEAST_REGISTRY = frozenset({"cache_ttl_seconds", "s3_additional_kwargs", "cache_mode", "sqlalchemy_config_kwargs"})
@@ -58,6 +59,8 @@ class RepoConfig:
     online_store: dict[str, Any] = field(default_factory=lambda: {"type": "sqlite"})
     # A declared dtype narrower than its column (converting) is an error, not a warning.
     strict_dtypes: bool = False
+    # `sqlfeat serve`: where it listens, its API keys, its limits (``FeatureServerOptions``).
+    feature_server: FeatureServerOptions = field(default_factory=lambda: FeatureServerOptions())
 
     @property
     def offline_type(self) -> str:
@@ -109,7 +112,7 @@ def load_config(repo_path: str | os.PathLike | None = None, require_env: bool = 
         registry_path = root / registry_path
     offline = _store_section(raw, "offline_store", "duckdb", where)
     online = _store_section(raw, "online_store", "sqlite", where)
-    options = {}
+    options: dict[str, Any] = {"feature_server": _server_section(raw, where)}
     for key, (kind, default, _) in OPTIONS.items():
         value = raw.get(key, default)
         if not isinstance(value, kind):
@@ -188,6 +191,27 @@ def _store_section(raw: dict, key: str, default: str, where: str) -> dict[str, A
     return options.model_dump(by_alias=True, exclude_none=True)
 
 
+def _server_section(raw: dict, where: str) -> FeatureServerOptions:
+    """``feature_server``: each nested section's keys checked (did-you-mean), then the model."""
+    from pydantic import ValidationError
+
+    section = raw.get("feature_server") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} `feature_server` must be a mapping like {{port: 6566}}, got {type(section).__name__}")
+    model = FeatureServerOptions
+    _check_keys(section, list(model.model_fields), model.FEAST_KEYS, where, "feature_server.")
+    for key, sub in (("auth", ServerAuth), ("limits", ServerLimits)):
+        if isinstance(section.get(key), dict):
+            _check_keys(section[key], list(sub.model_fields), frozenset(), where, f"feature_server.{key}.")
+    keys = (section.get("auth") or {}).get("api_keys") if isinstance(section.get("auth"), dict) else None
+    for key in keys if isinstance(keys, list) else []:
+        register_secret(key)  # a list is not registered by key name: each key is a secret
+    try:
+        return model.model_validate({k: v for k, v in section.items() if k not in model.FEAST_KEYS})
+    except ValidationError as err:
+        raise ConfigError(_describe(err, f"{where} feature_server.")) from None
+
+
 def _options_model(key: str, kind: str):
     if key == "offline_store":
         from sqlfeat.warehouses import warehouse_module
@@ -211,7 +235,7 @@ def _describe(err: Any, prefix: str) -> str:
         key = prefix + ".".join(str(part) for part in problem["loc"])
         kind = problem["type"]
         expected = next((text for name, text in _EXPECTED.items() if kind.startswith(name)), None)
-        secret = any(str(part).lower() in ("password", "private_key", "private_key_passphrase") for part in problem["loc"])
+        secret = any(str(part).lower() in ("password", "private_key", "private_key_passphrase", "api_keys") for part in problem["loc"])
         got = type(problem.get("input")).__name__ if secret else repr(problem.get("input"))
         if kind == "literal_error":
             lines.append(f"{key} must be {problem['msg'].removeprefix('Input should be ')}, got {got}")

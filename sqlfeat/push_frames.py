@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlfeat.compiler import plan_view
@@ -79,10 +79,33 @@ def _instants(array: pa.ChunkedArray, column: str, role: str, view: str, what: s
         return array.cast(pa.timestamp("us", tz=array.type.tz or "UTC"), safe=False).cast(pa.timestamp("us", tz="UTC"))
     if pa.types.is_date(array.type):
         return array.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return _parse_instants(array, column, role, view, what)
     raise PushedDataError(
         f"{what}: column {column!r} ({role} of feature view {view!r}) is {array.type}, not a timestamp; "
         f"convert it with pd.to_datetime(df[{column!r}], utc=True)"
     )
+
+
+def _parse_instants(array: pa.ChunkedArray, column: str, role: str, view: str, what: str) -> pa.ChunkedArray:
+    """ISO 8601 text (what JSON carries): each value converted from its own offset, one without an
+    offset read as UTC, as naive timestamps are everywhere in sqlfeat."""
+    import pyarrow as pa
+
+    def instant(text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        value = datetime.fromisoformat(text)
+        return value.replace(tzinfo=timezone.utc) if value.utcoffset() is None else value
+
+    try:
+        parsed = [instant(text) for text in array.to_pylist()]
+    except ValueError as err:
+        raise PushedDataError(
+            f"{what}: column {column!r} ({role} of feature view {view!r}) holds text that is not an ISO 8601 "
+            f"timestamp ({err}); send times like '2024-01-05T08:00:00+08:00' or '2024-01-05 00:00:00' (UTC)"
+        ) from None
+    return pa.chunked_array([pa.array(parsed, pa.timestamp("us", tz="UTC"))])
 
 
 def _cast(array: pa.ChunkedArray, target: pa.DataType, column: str, role: str, view: str, dtype: str, what: str):

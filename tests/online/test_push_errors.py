@@ -58,7 +58,8 @@ def _contents(objects):
         (lambda df: df.drop(columns="score"), r"no column 'score' \(feature\)"),
         (lambda df: df.assign(value=["ten"]), r"column 'value' \(feature of feature view 'events'\) is declared Int64"),
         (lambda df: df.assign(user_id=[None]), r"join key column 'user_id' has 1 null"),
-        (lambda df: df.assign(event_time=["yesterday"]), r"'event_time' \(event timestamp .*\) is string, not a timestamp"),
+        (lambda df: df.assign(event_time=["yesterday"]), r"'event_time' \(event timestamp .*\) holds text that is not an ISO 8601"),
+        (lambda df: df.assign(event_time=[1.5]), r"'event_time' \(event timestamp .*\) is double, not a timestamp"),
     ],
 )
 def test_bad_frames_are_refused_naming_the_problem(tmp_path, project, change, message):
@@ -83,6 +84,17 @@ def test_mixed_naive_and_aware_timestamps_are_refused(tmp_path, project):
     assert store.get_online_features(["events:value"], [{"user_id": 1}]).to_dict()["value"] == [1]
     record = store.online_store.read(_layout(store), ["value"], ["1"])
     assert record.event_ts == [int(datetime(2024, 1, 5, 10, tzinfo=UTC).timestamp() * 1_000_000)]
+
+
+def test_iso_text_timestamps_are_read_each_from_its_own_offset(tmp_path, project):
+    # JSON carries times as text (the feature server's /push): an offset is honoured, none is UTC.
+    store = _repo(tmp_path, project)
+    frame = rows((1, DAY0, 1), (2, DAY0, 2))
+    frame["event_time"] = ["2024-01-05T18:00:00+08:00", "2024-01-05 10:00:00"]
+    store.write_to_online_store("events", frame)
+    for user in (1, 2):
+        record = store.online_store.read(_layout(store), ["value"], [str(user)])
+        assert record.event_ts == [int(datetime(2024, 1, 5, 10, tzinfo=UTC).timestamp() * 1_000_000)], user
 
 
 def _layout(store):
