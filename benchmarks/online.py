@@ -122,10 +122,13 @@ def open_store(root: Path, data: Path, project: str, online: dict):
 
 
 def teardown(store) -> None:
+    from sqlfeat.compiler import plan_view
     from sqlfeat.online.base import OnlineView
 
-    for view in store.list_feature_views():
-        store.online_store.teardown(OnlineView.from_request(store.project, store._view_request(view.name)))
+    registry = store.registry
+    views, entities = registry.feature_views(), registry.entities()
+    for view in views:
+        store.online_store.teardown(OnlineView.from_request(store.project, plan_view(view, views, entities)))
 
 
 # -- measurements ---------------------------------------------------------------------------------
