@@ -48,6 +48,11 @@ profile = FeatureView(
     source=FileSource(path="data/profile.parquet", timestamp_field="event_time"),
 )
 scoring = FeatureService(name="scoring", features=[clicks[["click_count"]], profile])
+
+from sqlfeat import OnDemandFeatureView, RequestSource
+request = RequestSource(name="request", schema=[Field(name="boost", dtype=Float64)])
+boosted = OnDemandFeatureView(name="boosted", sources=[clicks, request],
+                              schema=[Field(name="boosted_clicks", dtype=Float64, expression="click_count * boost")])
 '''
 
 

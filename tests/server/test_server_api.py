@@ -52,6 +52,15 @@ def test_feast_json_shape(client):
     assert stamp(PROFILE_AT).endswith(".250Z") and country["event_timestamps"][0] == stamp(PROFILE_AT)
 
 
+def test_request_time_features_take_request_fields_from_entities(client):
+    # Feast's shape: a request field travels in `entities` beside the join keys
+    body = read(client, {"features": ["boosted:boosted_clicks"], "entities": {"user_id": [1, 5], "boost": [2.0, 0.5]}})
+    assert body["metadata"]["feature_names"] == ["user_id", "boosted_clicks"]
+    assert body["results"][-1]["values"] == [20.0, None]
+    refused = client.post("/get-online-features", json={"features": ["boosted:boosted_clicks"], "entities": {"user_id": [1]}})
+    assert 400 <= refused.status_code < 500 and "boost" in refused.json()["message"], refused.text
+
+
 def test_full_feature_names(client):
     body = read(client, {"features": ["clicks:click_count", "profile:country"], "entities": {"user_id": [4]},
                          "full_feature_names": True})  # fmt: skip
