@@ -1,4 +1,4 @@
-"""``sqlfeat dbt``: the feature repo as a dbt package (``export``)."""
+"""``sqlfeat dbt``: the feature repo as a dbt package (``export``), dbt models as feature views (``import``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlfeat.warehouses import WAREHOUSES
 
 @click.group("dbt")
 def dbt() -> None:
-    """dbt interop: export the compiled feature SQL as a dbt package (docs/dbt.md)."""
+    """dbt interop: export the compiled feature SQL as a dbt package, import dbt models (docs/dbt.md)."""
 
 
 @dbt.command("export")
@@ -54,6 +54,35 @@ def export(ctx, out, package_name, training_set, features, service, spine_model,
     store = _store(ctx, require_env=False)
     written = export_package(store, out, package_name, sets, dialect, from_definitions or None)
     click.echo(f"wrote a dbt package of {len(written)} files to {out}: {', '.join(written)}")
+
+
+@dbt.command("import")
+@click.option("--manifest", required=True, type=click.Path(dir_okay=False),
+              help="dbt's target/manifest.json (catalog.json beside it gives column types when present).")
+@click.option("--select", "-s", multiple=True,
+              help="tag:NAME or a model name (repeatable). Default: the models with meta: {sqlfeat: ...}.")
+@click.option("--out", default="dbt_models.py", show_default=True,
+              help="The generated definition file, relative to the repo (only a file it generated is replaced).")
+@click.option("--join-key", "join_keys", multiple=True, help="Join key of models whose meta.sqlfeat gives none.")
+@click.option("--timestamp-field", default=None, help="Event-time column of models whose meta.sqlfeat gives none.")
+@click.option("--created-timestamp-column", default=None, help="Created-time column, likewise.")
+@click.option("--ttl-seconds", type=int, default=None, help="TTL of the views, likewise.")
+@click.pass_context
+def import_(ctx, manifest, select, out, join_keys, timestamp_field, created_timestamp_column, ttl_seconds) -> None:
+    """Write a definition file with a feature view per selected dbt model: its relation as the
+    source, its columns as features (dtypes from their warehouse types). Then `sqlfeat plan`.
+
+    \b
+    Examples:
+      sqlfeat dbt import --manifest ../analytics/target/manifest.json --select tag:features
+      sqlfeat dbt import --manifest target/manifest.json -s user_events --join-key user_id --timestamp-field event_time
+    """
+    from sqlfeat.dbt.import_ import Defaults, import_models
+
+    store = _store(ctx, require_env=False)
+    defaults = Defaults(tuple(join_keys), timestamp_field, created_timestamp_column, ttl_seconds)
+    path, views = import_models(store.repo_path, store.config.offline_type, manifest, select, out, defaults)
+    click.echo(f"wrote {path}: feature views {', '.join(views)}; run `sqlfeat plan` to see what changed")
 
 
 COMMANDS = [dbt]
