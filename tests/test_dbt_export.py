@@ -152,9 +152,10 @@ def test_duckdb_dbt_build_equals_get_historical_features(tmp_path):
 def test_postgres_dbt_build_equals_get_historical_features(tmp_path, postgres_dsn):
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
+    from services.emulators import unique_name
     from warehouses import drop_postgres_schema
 
-    schema = f"dbt_{tmp_path.name[-12:].lower()}".replace("-", "_")
+    schema = unique_name("dbt", max_len=40)
     with psycopg.connect(postgres_dsn, autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
     try:

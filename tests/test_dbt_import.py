@@ -28,7 +28,7 @@ def schema_yaml(extra_column: bool) -> dict:
         {"name": "clicks", "data_type": "bigint"}, {"name": "dwell", "data_type": "double"},
     ]  # fmt: skip
     if extra_column:
-        columns.append({"name": "tier", "data_type": "varchar"})
+        columns.append({"name": "tier"})  # no declared type: catalog.json gives it
     meta = {"sqlfeat": {"join_keys": ["user_id"], "timestamp_field": "event_time", "ttl_seconds": 86400}}
     return {"version": 2, "models": [
         {"name": "user_events", "config": {"tags": ["features"], "meta": meta}, "columns": columns},
@@ -76,18 +76,21 @@ def test_import_a_parsed_dbt_project_then_plan_shows_the_change(dbt_project, tmp
     assert [(f.name, f.dtype) for f in view.schema] == [("clicks", Int64), ("dwell", Float64)]
     assert view.ttl.total_seconds() == 86400 and view.source.timestamp_field == "event_time"
     assert view.source.table == '"warehouse"."main"."user_events"'
-    store.apply()
-    assert store.get_historical_features(entity_df="SELECT 1 AS user_id, TIMESTAMP '2024-03-01 01:00' AS event_timestamp",
-                                         features=["user_events:clicks"]).to_df()["clicks"].tolist() == [2]  # fmt: skip
+    with store:
+        store.apply()
+        spine = "SELECT 1 AS user_id, TIMESTAMP '2024-03-01 01:00' AS event_timestamp"
+        assert store.get_historical_features(entity_df=spine, features=["user_events:clicks"]).to_df()["clicks"].tolist() == [2]
 
     (dbt_project / "models" / "schema.yml").write_text(yaml.safe_dump(schema_yaml(True)))
-    run_dbt(dbt_project, "parse")
+    run_dbt(dbt_project, "docs", "generate")  # a new manifest, and catalog.json: the warehouse's column types
+    assert (manifest.parent / "catalog.json").exists()
     result = import_(repo, manifest, "--select", "tag:features")
     assert result.exit_code == 0, result.output
-    plan = FeatureStore(repo_path=repo).plan()
+    with FeatureStore(repo_path=repo) as again:
+        plan = again.plan()
     assert [c.name for c in plan.changes] == ["user_events"]
     view = {v.name: v for v in store.load_repo().feature_views}["user_events"]
-    assert ("tier", String) in [(f.name, f.dtype) for f in view.schema]
+    assert [(f.name, f.dtype) for f in view.schema] == [("clicks", Int64), ("dwell", Float64), ("tier", String)]
     assert hand.read_text() == "from sqlfeat import Entity\nteam = Entity(name='team_id')\n"
 
     result = import_(repo, manifest, "--select", "tag:features", "--out", "hand_written.py")
