@@ -38,6 +38,9 @@ PROFILES = pd.DataFrame({
     "user_id": [1, 1, 2], "updated_at": [T0, T0, T0 - timedelta(days=9)],
     "created_at": [T0, T0 + timedelta(minutes=5), T0], "tier": ["a", "b", "c"],
 })  # fmt: skip
+RATINGS = pd.DataFrame({
+    "user_id": [1, 2, 2], "event_time": [T0 - timedelta(days=1), T0, T0 + timedelta(minutes=30)], "rating": [4.0, 3.0, 5.0],
+})  # fmt: skip
 SPINE = pd.DataFrame({
     "user_id": [1, 1, 2, 3, 3, 4, 1],
     "event_timestamp": [T0 + timedelta(hours=1), T0 + timedelta(hours=3), T0 + timedelta(hours=1),
@@ -54,8 +57,9 @@ def dbt_bin() -> Path:
     return DBT
 
 
-def make_store(root: Path, offline: dict, schema: str, write_table) -> FeatureStore:
-    """A repo whose two views read tables `schema.user_events` and `schema.user_profiles`."""
+def make_store(root: Path, offline: dict, schema: str, write_table, file_view: bool = False) -> FeatureStore:
+    """A repo whose two views read tables `schema.user_events` and `schema.user_profiles` (and with
+    ``file_view``, a third a parquet file)."""
     import sqlfeat
 
     repo = write_repo(root / "repo", offline_store=offline)
@@ -72,8 +76,13 @@ def make_store(root: Path, offline: dict, schema: str, write_table) -> FeatureSt
         source=source_class(table=f"{schema}.user_profiles", timestamp_field="updated_at",
                             created_timestamp_column="created_at", name="user_profiles"),
     )  # fmt: skip
+    views = [clicks, profile]
+    if file_view:
+        RATINGS.to_parquet(repo / "data" / "ratings.parquet", index=False)
+        views.append(FeatureView(name="rating", entities=[USER], schema=[Field(name="rating", dtype=Float64)],
+                                 source=sqlfeat.FileSource(path="data/ratings.parquet", timestamp_field="event_time")))  # fmt: skip
     store = FeatureStore(repo_path=repo)
-    store.apply([USER, clicks, profile, FeatureService(name="ranking", features=[clicks, profile])])
+    store.apply([USER, *views, FeatureService(name="ranking", features=views)])
     return store
 
 
@@ -131,7 +140,7 @@ def test_duckdb_dbt_build_equals_get_historical_features(tmp_path):
             connection.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
 
     write_table("main.spine_rows", SPINE)
-    store = make_store(tmp_path, {"type": "duckdb", "database": str(database)}, "main", write_table)
+    store = make_store(tmp_path, {"type": "duckdb", "database": str(database)}, "main", write_table, file_view=True)
     try:
         expected = store.get_historical_features(entity_df=SPINE, features=store.get_feature_service("ranking")).to_df()
         export(store, tmp_path / "package")
@@ -146,6 +155,7 @@ def test_duckdb_dbt_build_equals_get_historical_features(tmp_path):
         built = connection.execute('SELECT * FROM analytics."ranking_training"').df()
         latest = connection.execute('SELECT * FROM analytics."clicks" ORDER BY "user_id"').df()
     assert_training_set(built, expected, "duckdb")
+    assert built["rating"].notna().sum() == 4  # the parquet view, read through dbt-duckdb's external location
     assert latest["user_id"].tolist() == [1, 2, 3] and latest["clicks"].tolist() == [11, 20, 31]
 
 

@@ -164,6 +164,8 @@ def _add_source(found: dict[str, dict], source: DbtSource, request, dialect: Dia
             "quoting": {"database": True, "schema": True, "identifier": True},
             "tests": [{"sqlfeat_unique_combination": {"columns": unique}}], "columns": columns,
         }  # fmt: skip
+        if source.external:  # dbt-duckdb reads it through this expression (braces escaped for its format_map)
+            table["meta"] = {"external_location": source.external.replace("{", "{{").replace("}", "}}")}
         entry = {"name": source.name, "tables": [table]}
         if source.schema:
             entry["schema"] = source.schema

@@ -28,15 +28,24 @@ class DbtSource:
     schema: str | None
     database: str | None
     table: exp.Table  # the relation the compiled SQL reads
+    # A file read by a table function (DuckDB's read_parquet): dbt-duckdb's external_location.
+    external: str | None = None
 
 
 def dbt_source(source: DataSource, dialect: Dialect, repo_path: Path) -> DbtSource:
-    """``source`` as a dbt source table; only a table can be one."""
+    """``source`` as a dbt source table: a table, or on DuckDB a file (an external location)."""
+    if source.kind == "file" and dialect.NAME == "duckdb":
+        function = dialect.source_relation(source, repo_path)
+        external = dialect.render(function, pretty=False)
+        if "'" in str(getattr(source, "path", "")):
+            raise UsageError(f"source {source.name!r}: a path with a quote cannot be a dbt external location; rename the file")
+        return DbtSource(name=source.name, identifier=source.name, schema=None, database=None,
+                         table=exp.Table(this=function), external=external)  # fmt: skip
     if not getattr(source, "table", None):
         kind = "a file" if source.kind == "file" else "a query"
         raise UsageError(
-            f"source {source.name!r} reads {kind}, which dbt cannot declare as a source; give it a table "
-            f"(DuckDBSource(table=...), PostgreSQLSource(table=...)...) to export it to dbt"
+            f"source {source.name!r} reads {kind}, which dbt cannot declare as a source on {dialect.TITLE}; give it a "
+            f"table ({type(source).__name__}(table=...)) to export it to dbt"
         )
     relation = dialect.source_relation(source, repo_path)
     assert isinstance(relation, exp.Table)
@@ -68,10 +77,10 @@ def swap_relations(tree: exp.Expression, sources: Iterable[DbtSource], spine_mod
     tree = tree.copy()
     by_relation: Mapping[exp.Table, DbtSource] = {_bare(s.table): s for s in sources}
     for table in list(tree.find_all(exp.Table)):
-        if not isinstance(table.this, exp.Identifier):
-            continue  # a table function, or a relation already swapped
+        if isinstance(table.this, exp.Var):
+            continue  # already swapped
         bare = _bare(table)
-        if bare.name == SPINE_PLACEHOLDER and not bare.db and spine_model is not None:
+        if isinstance(table.this, exp.Identifier) and bare.name == SPINE_PLACEHOLDER and not bare.db and spine_model:
             call = _jinja("ref", spine_model)
         elif bare in by_relation:
             call = _jinja("source", by_relation[bare].name, by_relation[bare].name)
