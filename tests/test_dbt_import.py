@@ -93,6 +93,12 @@ def test_import_a_parsed_dbt_project_then_plan_shows_the_change(dbt_project, tmp
     assert [(f.name, f.dtype) for f in view.schema] == [("clicks", Int64), ("dwell", Float64), ("tier", String)]
     assert hand.read_text() == "from sqlfeat import Entity\nteam = Entity(name='team_id')\n"
 
+    site = tmp_path / "catalog"  # lineage: dbt model -> source -> view
+    result = CliRunner().invoke(cli, ["--chdir", str(repo), "docs", "generate", "--output", str(site), "--manifest", str(manifest)])
+    assert result.exit_code == 0, result.output
+    page = (site / "views" / "user_events.html").read_text()
+    assert "<h3>dbt model</h3>" in page and "model.analytics.user_events" in page
+
     result = import_(repo, manifest, "--select", "tag:features", "--out", "hand_written.py")
     assert result.exit_code != 0 and "sqlfeat did not write it" in result.output
     assert hand.read_text() == "from sqlfeat import Entity\nteam = Entity(name='team_id')\n"

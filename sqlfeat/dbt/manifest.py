@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlfeat.errors import ConfigError, UsageError
+from sqlfeat.errors import ConfigError, SqlfeatError, UsageError
+from sqlfeat.warehouses.base import Dialect
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class DbtModel:
     columns: dict[str, str | None]  # name -> warehouse type (catalog.json, else the declared data_type)
     tags: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)  # meta.sqlfeat
+    depends_on: tuple[str, ...] = ()  # unique ids of the models and sources it reads
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -36,9 +38,10 @@ def _read_json(path: Path, what: str) -> dict:
     return data
 
 
-def read_models(manifest_path: Path | str, select: Sequence[str] = ()) -> list[DbtModel]:
+def read_models(manifest_path: Path | str, select: Sequence[str] = (), every: bool = False) -> list[DbtModel]:
     """The models ``select`` picks (``tag:NAME`` or a model name, any of them), or without
-    ``select`` every model whose meta has a ``sqlfeat`` entry; sorted by name."""
+    ``select`` every model whose meta has a ``sqlfeat`` entry (``every``: every model with a
+    relation, for lineage); sorted by name."""
     manifest_path = Path(manifest_path)
     manifest = _read_json(manifest_path, "--manifest")
     nodes = manifest.get("nodes")
@@ -52,7 +55,9 @@ def read_models(manifest_path: Path | str, select: Sequence[str] = ()) -> list[D
             continue
         meta = {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
         tags = tuple(dict.fromkeys([*(node.get("tags") or []), *((node.get("config") or {}).get("tags") or [])]))
-        if not _selected(node.get("name", ""), tags, "sqlfeat" in meta, select):
+        if not (every or _selected(node.get("name", ""), tags, "sqlfeat" in meta, select)):
+            continue
+        if every and not node.get("relation_name"):
             continue
         if not node.get("relation_name"):
             raise UsageError(f"dbt model {node.get('name')!r} has no relation (an ephemeral model?); materialize it as a table or view")
@@ -67,8 +72,9 @@ def read_models(manifest_path: Path | str, select: Sequence[str] = ()) -> list[D
         sqlfeat_meta = meta.get("sqlfeat") or {}
         if not isinstance(sqlfeat_meta, dict):
             raise UsageError(f"dbt model {node['name']!r}: meta.sqlfeat must be a mapping, got {sqlfeat_meta!r}")
-        models.append(DbtModel(unique_id, node["name"], node["relation_name"], columns, tags, sqlfeat_meta))
-    if not models:
+        upstream = tuple((node.get("depends_on") or {}).get("nodes") or ())
+        models.append(DbtModel(unique_id, node["name"], node["relation_name"], columns, tags, sqlfeat_meta, upstream))
+    if not models and not every:
         wanted = " ".join(select) if select else "models with meta: {sqlfeat: {...}}"
         raise UsageError(f"--manifest {manifest_path}: no dbt model matches {wanted}; check --select")
     return sorted(models, key=lambda m: m.name)
@@ -84,3 +90,21 @@ def _selected(name: str, tags: tuple[str, ...], has_meta: bool, select: Sequence
             if part == name:
                 return True
     return False
+
+
+def model_reading(models: Sequence[DbtModel], table: str, dialect: Dialect) -> DbtModel | None:
+    """The dbt model whose relation is ``table`` (a source's table name), if any: compared part by
+    part as the warehouse reads them; a name without a database matches any database."""
+    try:
+        wanted = dialect.table(table)
+    except SqlfeatError:
+        return None
+    for model in models:
+        try:
+            relation = dialect.table(model.relation)
+        except SqlfeatError:
+            continue
+        same_db = not wanted.catalog or not relation.catalog or wanted.catalog == relation.catalog
+        if same_db and relation.name == wanted.name and (relation.db or None) == (wanted.db or None):
+            return model
+    return None
