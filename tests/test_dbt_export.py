@@ -94,13 +94,13 @@ def export(store: FeatureStore, out: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def run_dbt(project: Path, *args: str) -> str:
+def run_dbt(project: Path, *args: str, ok: bool = True) -> str:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
     done = subprocess.run(
         [str(dbt_bin()), *args, "--project-dir", str(project), "--profiles-dir", str(project)],
         capture_output=True, text=True, env=env, cwd=project, timeout=600,
     )  # fmt: skip
-    assert done.returncode == 0, f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
+    assert (done.returncode == 0) == ok, f"dbt {' '.join(args)} exited {done.returncode}:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
     return done.stdout
 
 
@@ -157,6 +157,14 @@ def test_duckdb_dbt_build_equals_get_historical_features(tmp_path):
     assert_training_set(built, expected, "duckdb")
     assert built["rating"].notna().sum() == 4  # the parquet view, read through dbt-duckdb's external location
     assert latest["user_id"].tolist() == [1, 2, 3] and latest["clicks"].tolist() == [11, 20, 31]
+
+    # The contract's tests catch what breaks it: a row from the future, two rows for one key and time.
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("INSERT INTO main.user_events VALUES (1, TIMESTAMP '2999-01-01', 1, 1.0), "
+                           "(2, TIMESTAMP '2024-03-01 01:00:00', 21, 2.0)")  # fmt: skip
+    out = run_dbt(project, "test", "--select", "source:user_events", ok=False)
+    failed = [line for line in out.splitlines() if "FAIL" in line and "sqlfeat_" in line]
+    assert any("not_in_future" in line for line in failed) and any("unique_combination" in line for line in failed), out
 
 
 def test_postgres_dbt_build_equals_get_historical_features(tmp_path, postgres_dsn):
