@@ -247,6 +247,35 @@ def test_exported_sql_is_compiled_sql(tmp_path):
     assert events["tables"][0]["freshness"] == {"warn_after": {"count": 1440, "period": "minute"}}
 
 
+def test_feature_list_training_set_and_re_export(tmp_path):
+    """-f gives a training set too; re-exporting without it deletes that model and nothing else."""
+    import duckdb
+
+    database = tmp_path / "warehouse.duckdb"
+
+    def write_table(name: str, frame: pd.DataFrame) -> None:
+        with duckdb.connect(str(database)) as connection:
+            connection.register("frame", frame)
+            connection.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+
+    store = make_store(tmp_path, {"type": "duckdb", "database": str(database)}, "main", write_table)
+    store.close()
+    out = tmp_path / "package"
+    base = ["--chdir", str(store.repo_path), "dbt", "export", "--out", str(out)]
+    result = CliRunner().invoke(cli, [*base, "--training-set", "clicks_only", "-f", "clicks:clicks",
+                                      "--spine-model", "rows", "--timestamp-column", "ts"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    model = (out / "models" / "clicks_only.sql").read_text()
+    assert "{{ ref('rows') }}" in model and '"ts"' in model and '"tier"' not in model
+    (out / "models" / "mine.sql").write_text("select 1")
+    result = CliRunner().invoke(cli, base)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "models").iterdir()) == [
+        "clicks.sql", "mine.sql", "profile.sql", "schema.yml", "sources.yml"]
+    result = CliRunner().invoke(cli, [*base, "-f", "clicks:clicks"])
+    assert result.exit_code == 2 and "--training-set" in result.output
+
+
 def test_export_never_writes_into_a_folder_it_does_not_own(tmp_path):
     store = FeatureStore(repo_path=write_repo(tmp_path / "repo"))
     out = tmp_path / "mine"
