@@ -59,7 +59,7 @@ def dbt_bin() -> Path:
 
 def make_store(root: Path, offline: dict, schema: str, write_table, file_view: bool = False) -> FeatureStore:
     """A repo whose two views read tables `schema.user_events` and `schema.user_profiles` (and with
-    ``file_view``, a third a parquet file)."""
+    ``file_view``, a third a parquet file and a fourth aggregates `user_events` over 2 days)."""
     import sqlfeat
 
     repo = write_repo(root / "repo", offline_store=offline)
@@ -81,6 +81,8 @@ def make_store(root: Path, offline: dict, schema: str, write_table, file_view: b
         RATINGS.to_parquet(repo / "data" / "ratings.parquet", index=False)
         views.append(FeatureView(name="rating", entities=[USER], schema=[Field(name="rating", dtype=Float64)],
                                  source=sqlfeat.FileSource(path="data/ratings.parquet", timestamp_field="event_time")))  # fmt: skip
+        views.append(FeatureView(name="recent", entities=[USER], source=clicks.source,
+                                 aggregations=[sqlfeat.Aggregation("clicks", "sum", timedelta(days=2), name="clicks_2d")]))
     store = FeatureStore(repo_path=repo)
     store.apply([USER, *views, FeatureService(name="ranking", features=views)])
     return store
@@ -156,6 +158,7 @@ def test_duckdb_dbt_build_equals_get_historical_features(tmp_path):
         latest = connection.execute('SELECT * FROM analytics."clicks" ORDER BY "user_id"').df()
     assert_training_set(built, expected, "duckdb")
     assert built["rating"].notna().sum() == 4  # the parquet view, read through dbt-duckdb's external location
+    assert built["clicks_2d"].notna().sum() > 0  # the aggregated view
     assert latest["user_id"].tolist() == [1, 2, 3] and latest["clicks"].tolist() == [11, 20, 31]
 
     # The contract's tests catch what breaks it: a row from the future, two rows for one key and time.
