@@ -100,6 +100,7 @@ def export_package(
         model_yaml.append(_latest_model(name, request))
     for training in training_sets:
         check_name("training set", training.name)
+        check_name("--spine-model", training.spine_model)
         if training.name in views:
             raise UsageError(f"training set {training.name!r} has the name of a feature view's model; pick another name")
         wanted = feature_service(definitions, training.feature_service) if training.feature_service else list(training.features)
