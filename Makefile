@@ -33,10 +33,12 @@ test: install-test
 bench: install-test
 	$(BIN)/python benchmarks/pit.py --markdown
 
-clean: services-clean
+clean: services-clean dbt-clean
 	rm -rf $(VENV) .pytest_cache benchmarks/.data
 
 # Emulator servers in venvs of their own (fakesnow, local-bigquery): see docs/emulators.md.
 include mk/services.mk
 # Debian's chromium + chromedriver for the catalog's browser test: see mk/browser.mk.
 include mk/browser.mk
+# dbt-core and its DuckDB/PostgreSQL adapters for the dbt interop tests: see mk/dbt.mk.
+include mk/dbt.mk

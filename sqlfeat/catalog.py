@@ -75,6 +75,7 @@ class ViewPage:
     location: str | None = None
     services: list[str] = field(default_factory=list)
     datasets: list[Any] = field(default_factory=list)
+    dbt_model: Any = None  # the dbt model its source reads (with --manifest)
 
 
 def _features(view: FeatureView, entities: dict[str, Entity]) -> list[dict[str, Any]]:
@@ -250,8 +251,11 @@ def script_json(value: Any) -> str:
     return text.translate(_SCRIPT_ESCAPES)
 
 
-def generate_catalog(store: FeatureStore, output: Path | None = None, dialects: tuple[str, ...] = ()) -> Path:
+def generate_catalog(
+    store: FeatureStore, output: Path | None = None, dialects: tuple[str, ...] = (), manifest: Path | None = None
+) -> Path:
     """Write the site to ``output`` (default ``<repo>/target/catalog``); return its index.html.
+    With dbt's ``manifest``, a view's lineage starts at the dbt model its source reads.
 
     ``output`` is an output folder (``sqlfeat.files``): a new, empty or sqlfeat-marked folder,
     checked before any work; a regeneration deletes only the pages the previous one wrote.
@@ -261,6 +265,13 @@ def generate_catalog(store: FeatureStore, output: Path | None = None, dialects: 
     output = Path(output) if output else store.repo_path / "target" / "catalog"
     with OutputFolder.open(output, "sqlfeat docs generate", "--output") as folder:
         pages, shared = build_pages(store, dialects)
+        if manifest is not None:
+            from sqlfeat.dbt.manifest import model_reading, read_models
+
+            models = read_models(manifest, every=True)
+            for page in pages:
+                table = getattr(page.view.source, "table", None)
+                page.dbt_model = model_reading(models, table, store.dialect) if table else None
         env, root = _environment()
         files = {name: (root / name).read_text(encoding="utf-8") for name in STATIC}
         files["highlight.css"] = HtmlFormatter(style="friendly").get_style_defs(".highlight")

@@ -79,12 +79,14 @@ def docs() -> None:
               help="Site folder: a new, empty or sqlfeat-written folder. Default: <repo>/target/catalog.")
 @click.option("--dialect", "-d", "dialects", multiple=True, type=click.Choice([*ALL_DIALECTS, "all"]),
               help="Also show SQL for this dialect (repeatable). The offline store's own is always shown.")
+@click.option("--manifest", type=click.Path(dir_okay=False), default=None,
+              help="dbt's target/manifest.json: lineage then starts at the dbt model each source reads.")
 @click.pass_context
-def docs_generate(ctx, output, dialects) -> None:
+def docs_generate(ctx, output, dialects, manifest) -> None:
     """Write the catalog: views, features, lineage, compiled SQL, freshness from the last check."""
     from sqlfeat.catalog import generate_catalog
 
-    index = generate_catalog(_store(ctx), output, tuple(dialects))
+    index = generate_catalog(_store(ctx), output, tuple(dialects), Path(manifest) if manifest else None)
     click.echo(f"Catalog written to {index}\n\n  sqlfeat docs serve    # then open the address it prints")
 
 
