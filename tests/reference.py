@@ -3,7 +3,7 @@
 This is the oracle the PIT property tests compare sqlfeat against.  It is written
 for clarity, not speed: a plain loop over spine rows, only ever run on small data.
 
-Semantics (design.md, "Point-in-time semantics", rules 1-4):
+Semantics (docs/concepts.md, the point-in-time rules 1-4):
 
 * For each spine row (keys ``k``, time ``t``) and each view, the candidate rows are
   the source rows with the same join keys (a null key never matches anything),

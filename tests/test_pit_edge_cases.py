@@ -1,4 +1,4 @@
-"""Hand-built point-in-time edge cases (design.md, "Point-in-time semantics", rules 1-4).
+"""Hand-built point-in-time edge cases (docs/concepts.md, the point-in-time rules 1-4).
 
 The first block checks the pandas reference itself on tiny hand-computed examples;
 the rest runs sqlfeat on named edge cases.  Expected values come from hand

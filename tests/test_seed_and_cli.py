@@ -1,4 +1,4 @@
-"""The seed's own snippets run with only `feast` -> `sqlfeat`; the CLI drives a real repo."""
+"""A Feast user's getting-started snippets run with only `feast` -> `sqlfeat`; the CLI drives a real repo."""
 
 from __future__ import annotations
 
@@ -112,11 +112,11 @@ def test_seed_snippets_run_with_only_the_import_changed(tmp_path, online_store, 
     for row in training.itertuples():
         t = pd.Timestamp(row.event_time, tz="UTC")
         seen = clicks[(clicks.user_id == row.user_id) & (clicks.event_time <= t) & (clicks.event_time >= t - pd.Timedelta(days=30))]
-        # The seed's source has no created_timestamp_column: a correction at the same event time ties.
+        # The snippet's source has no created_timestamp_column: a correction at the same event time ties.
         latest = seen[seen.event_time == seen.event_time.max()]
         assert row.click_count in set(latest.click_count), "must be the latest value at or before the row's time"
 
-    # Serving, as the seed does it: materialize-incremental up to now, then read user 42 online.
+    # Serving, as the snippet does it: materialize-incremental up to now, then read user 42 online.
     from datetime import datetime, timezone
 
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")

@@ -119,7 +119,7 @@ def test_ttl_is_enforced_at_read_time(repo):
 
 
 def test_incremental_first_run_is_full_history_then_only_new_rows(repo, tmp_path):
-    old = datetime(2020, 1, 31, tzinfo=UTC)  # far older than now - ttl (seed pitfall 2)
+    old = datetime(2020, 1, 31, tzinfo=UTC)  # far older than now - ttl: past the TTL online
     rows = [(1, old, 1), (2, old, 2), (3, old - timedelta(days=400), 3)]
     store = repo({"simple": simple_table(rows)}, [simple_view(ttl=timedelta(days=30))])
     first_end = datetime(2020, 2, 1, tzinfo=UTC)
