@@ -1,0 +1,232 @@
+"""The report of benchmarks/density.py: a table per (engine, kind of view), the growth check
+(log-log slope of time vs n at fixed density), the "auto chose badly" check, text or Markdown."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import _common as C
+from density_forms import FORMS, HAND_LABELS
+
+HEADING = "## Density sweep (benchmarks/density.py)"
+TITLES = {
+    ("duckdb", "lookup"): "DuckDB, point-in-time lookups (3 views: ttl 30 d, 90 d, none; 7 features)",
+    ("postgres", "lookup"): "PostgreSQL, point-in-time lookups (the same data, indexed on (user_id, event_time))",
+    ("duckdb", "aggregates"): "DuckDB, windowed aggregations (count, sum, mean over 1, 7, 30 d; 9 features)",
+    ("postgres", "aggregates"): "PostgreSQL, windowed aggregations (the same events, indexed on (user_id, event_time))",
+}
+
+
+def hand_forms(key: tuple[str, str]) -> list[str]:
+    return [f for f in FORMS[key] if f.startswith("hand_")]
+
+
+def strategies(key: tuple[str, str]) -> list[str]:
+    return [f for f in FORMS[key] if f != "auto" and not f.startswith("hand_")]
+
+
+def _best(row: dict, names: list[str]) -> tuple[str | None, float | None]:
+    done = [(row["forms"][n]["s"], n) for n in names if row["forms"].get(n, {}).get("s") is not None]
+    return (min(done)[1], min(done)[0]) if done else (None, None)
+
+
+def _cell(row: dict, name: str, timeout: float) -> str:
+    f = row["forms"].get(name)
+    if f is None:
+        return "n/a"
+    if f["status"] == "timeout":
+        return f"> {timeout:.0f}"
+    if f["status"] == "skipped":
+        return f"> {timeout:.0f}*"
+    if f["status"] == "failed":
+        return "failed"
+    return C.fmt_seconds(f["s"]) + ("¹" if f.get("single") else "")
+
+
+def auto_ratios(row: dict, key: tuple[str, str]) -> dict[str, Any]:
+    """auto / best hand-written and auto / best forced strategy (None where not measured)."""
+    auto = row["forms"].get("auto", {}).get("s")
+    hand_name, hand = _best(row, hand_forms(key))
+    forced_name, forced = _best(row, strategies(key))
+    return {
+        "auto": auto, "hand": hand, "hand_name": hand_name, "forced": forced, "forced_name": forced_name,
+        "vs_hand": auto / hand if auto and hand else None, "vs_forced": auto / forced if auto and forced else None,
+    }  # fmt: skip
+
+
+def _checks(row: dict) -> str:
+    if not row["checks"]:
+        return "n/a"
+    bad = [n for n, ok in row["checks"].items() if not ok]
+    return "OK" if not bad else "MISMATCH: " + ", ".join(bad)
+
+
+def point_table(rows: list[dict], key: tuple[str, str], timeout: float, md: bool) -> str:
+    hands, strats = hand_forms(key), strategies(key)
+    head = ["d", "n", "users", "spine", "auto picks", "auto s", *[f"{s} s" for s in strats],
+            *[HAND_LABELS[h] + " s" for h in hands], "auto / hand", "auto / best forced", "checks", "load 1/5/15"]  # fmt: skip
+    body = []
+    for r in rows:
+        q = auto_ratios(r, key)
+        body.append([
+            f"{r['d']:,}", f"{r['n']:,}", f"{r['users']:,}", f"{r['spine']:,}", r.get("auto", "?"),
+            _cell(r, "auto", timeout), *[_cell(r, s, timeout) for s in strats], *[_cell(r, h, timeout) for h in hands],
+            f"{q['vs_hand']:.2f}x" if q["vs_hand"] else "n/a",
+            f"{q['vs_forced']:.2f}x ({q['forced_name']})" if q["vs_forced"] else "n/a",
+            _checks(r), r["load"],
+        ])  # fmt: skip
+    return C.format_table(head, body, md)
+
+
+def nlogn_slope(n1: int, n2: int) -> float:
+    """The log-log slope of n log n between n1 and n2 (1.08 from 100k to 1M)."""
+    return 1 + math.log(math.log(n2) / math.log(n1)) / math.log(n2 / n1)
+
+
+def growth(rows: list[dict], key: tuple[str, str], timeout: float, limit: float) -> list[dict[str, Any]]:
+    """Per form and density: the log-log slope of time vs n between consecutive sizes (a lower
+    bound when the larger size timed out) and the least-squares slope over all measured sizes;
+    ``flag`` when a consecutive slope exceeds ``limit``."""
+    out = []
+    for d in sorted({r["d"] for r in rows}):
+        pts = sorted((r for r in rows if r["d"] == d), key=lambda r: r["n"])
+        if len(pts) < 2:
+            continue
+        for form in FORMS[key]:
+            steps, flag = [], False
+            for a, b in itertools.pairwise(pts):
+                fa, fb = a["forms"].get(form, {}), b["forms"].get(form, {})
+                ta, tb = fa.get("s"), fb.get("s")
+                if ta and tb:
+                    s = math.log(tb / ta) / math.log(b["n"] / a["n"])
+                    steps.append(f"{s:.2f}")
+                elif ta and fb.get("status") in ("timeout", "skipped"):
+                    s = math.log(timeout / ta) / math.log(b["n"] / a["n"])
+                    steps.append(f">= {s:.2f}")
+                else:
+                    steps.append("n/a")
+                    continue
+                flag = flag or s > limit
+            xs = [(math.log(r["n"]), math.log(r["forms"][form]["s"])) for r in pts if r["forms"].get(form, {}).get("s")]
+            fit = None
+            if len(xs) >= 2 and len({x for x, _ in xs}) >= 2:
+                mx, my = sum(x for x, _ in xs) / len(xs), sum(y for _, y in xs) / len(xs)
+                fit = sum((x - mx) * (y - my) for x, y in xs) / sum((x - mx) ** 2 for x, _ in xs)
+            out.append({"d": d, "form": form, "steps": steps, "fit": fit, "flag": flag,
+                        "sizes": [r["n"] for r in pts]})  # fmt: skip
+    return out
+
+
+def findings(groups: dict, timeout: float, limit: float, bad_ratio: float) -> list[str]:
+    """One line per finding: a point where auto chose badly (more than ``bad_ratio`` times the best
+    forced strategy, or a time-out where a forced strategy finished), a form growing faster than
+    n log n, and a point where auto is more than ``bad_ratio`` times the best hand-written query.
+    When auto ran the very strategy that was fastest forced, a gap is timing noise, said as such."""
+    lines = []
+    for key, rows in groups.items():
+        engine, kind = key
+        for r in rows:
+            q = auto_ratios(r, key)
+            auto_status = r["forms"].get("auto", {}).get("status")
+            where = f"{engine} {kind} d={r['d']:,} n={r['n']:,} spine={r['spine']:,} (load {r['load']})"
+            picked = r.get("auto")
+            if q["vs_forced"] and q["vs_forced"] > bad_ratio:
+                what = (
+                    "noise, not a choice (auto ran that strategy)" if picked == q["forced_name"] else "auto chose badly"
+                )
+                lines.append(
+                    f"{what}: {where}: auto picked {picked} and took {q['auto']:.3f} s, "
+                    f"forced {q['forced_name']} took {q['forced']:.3f} s ({q['vs_forced']:.2f}x)"
+                )
+            elif auto_status in ("timeout", "failed") and q["forced"]:
+                lines.append(
+                    f"auto chose badly: {where}: auto picked {picked} and {auto_status}, "
+                    f"forced {q['forced_name']} took {q['forced']:.3f} s"
+                )
+            if q["vs_hand"] and q["vs_hand"] > bad_ratio:
+                lines.append(
+                    f"behind hand-written: {where}: auto ({picked}) took {q['auto']:.3f} s, "
+                    f"{HAND_LABELS[q['hand_name']]} {q['hand']:.3f} s ({q['vs_hand']:.2f}x)"
+                )
+        for g in growth(rows, key, timeout, limit):
+            if g["flag"]:
+                sizes = " -> ".join(f"{n:,}" for n in g["sizes"])
+                lines.append(
+                    f"faster than n log n: {engine} {kind} {g['form']} at d={g['d']:,}: slopes {', '.join(g['steps'])} "
+                    f"between n = {sizes} (limit {limit}; n log n is {nlogn_slope(g['sizes'][0], g['sizes'][-1]):.2f})"
+                )
+    return lines
+
+
+def _flagged(row: dict, found: list[str]) -> bool:
+    where = f"{row['engine']} {row['kind']} d={row['d']:,} n={row['n']:,} "
+    return any(f.startswith("auto chose badly") and where in f for f in found)
+
+
+def growth_table(groups: dict, timeout: float, limit: float, md: bool) -> str:
+    head = ["engine", "kind", "d", "form", "slope per step", "fit", "flag"]
+    body = []
+    for (engine, kind), rows in groups.items():
+        for g in growth(rows, (engine, kind), timeout, limit):
+            fit = f"{g['fit']:.2f}" if g["fit"] is not None else "n/a"
+            body.append([engine, kind, f"{g['d']:,}", g["form"], ", ".join(g["steps"]), fit,
+                         "> n log n" if g["flag"] else ""])  # fmt: skip
+    return C.format_table(head, body, md) if body else "(one size only: no slopes)"
+
+
+def how_to_read(args) -> str:
+    runs = "(no warm-up: --no-warmup)" if getattr(args, "no_warmup", False) else "after a warm-up"
+    return (
+        "How to read: *d* is the density, source rows per entity (user), *n* the rows per view, "
+        f"*users* = n / d, *spine* the entity_df rows. Seconds are the best of the runs {runs}, "
+        f"forms interleaved (¹: slower than {args.slow:.0f} s, timed by its one warm-up run); "
+        f"`> {args.timeout:.0f}` means interrupted after --timeout seconds, `*` not run because the same "
+        "form already timed out at a smaller n or d. *auto* is sqlfeat's default strategy (the column "
+        "*auto picks* says what it chose), the strategy columns force one with `strategy=`, the *(hand)* "
+        "columns are the best hand-written query on the same engine in the same run. *auto / hand* "
+        "below 1x means sqlfeat is faster than the hand-written query; *auto / best forced* above "
+        f"{args.bad_ratio}x is flagged as a bad choice. The growth table gives the log-log slope of time vs n "
+        f"at fixed d (1 = linear, n log n is about {nlogn_slope(100_000, 1_000_000):.2f} from 100k to 1M); "
+        f"a step above {args.growth_limit} is flagged. Every result is checked value by value against the "
+        "hand-written one (*checks*). The load average is the machine's (2 cores shared with other work): "
+        "compare ratios within a row rather than seconds across rows."
+    )
+
+
+def render(args, info: dict, groups: dict, notes: list[str]) -> str:
+    md = args.markdown
+    h = (lambda t: f"### {t}") if md else (lambda t: f"== {t} ==")
+    out = [HEADING, ""] if md else []
+    mach = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("postgres",))
+    out += [f"Run `python benchmarks/density.py {' '.join(args.argv)}`".rstrip() + f" on {mach}.", ""]
+    if info.get("postgres"):
+        out += [f"PostgreSQL: {info['postgres']}; data loaded with COPY, indexed, VACUUM ANALYZEd (not timed).", ""]
+    out += [how_to_read(args), ""]
+    for key, rows in groups.items():
+        if rows:
+            out += [h(TITLES[key]), "", point_table(rows, key, args.timeout, md), ""]
+    out += [h("Growth: log-log slope of time vs n at fixed density"), "",
+            growth_table(groups, args.timeout, args.growth_limit, md), ""]  # fmt: skip
+    found = findings(groups, args.timeout, args.growth_limit, args.bad_ratio)
+    out += [h("Findings"), ""]
+    none = (
+        f"None: auto was within {args.bad_ratio}x of the best forced strategy and of the best hand-written "
+        "query everywhere, and no form grew faster than n log n."
+    )
+    out += [("- " if md else "") + f for f in found] if found else [none]
+    flagged = [r for rows in groups.values() for r in rows if r.get("why") and _flagged(r, found)]
+    if flagged:
+        out += ["", "What auto estimated at the flagged points (`job.explain()`):", ""]
+        out += ["```"] if md else []
+        for r in flagged:
+            out += [f"{r['engine']} {r['kind']} d={r['d']:,} n={r['n']:,}:", *r["why"].splitlines()]
+        out += ["```"] if md else []
+    out.append("")
+    problems = [p for rows in groups.values() for r in rows for p in r["problems"]]
+    failed = [f"{r['engine']} {r['kind']} {n} failed at d={r['d']:,} n={r['n']:,}: {f.get('error')}"
+              for rows in groups.values() for r in rows for n, f in r["forms"].items() if f["status"] == "failed"]  # fmt: skip
+    if problems or failed or notes:
+        out += [h("Notes"), ""] + [("- " if md else "") + x for x in notes + failed + problems] + [""]
+    return "\n".join(out)
