@@ -12,8 +12,9 @@ A point's data is the data of the other benchmarks with ``users = rows / density
 Each point returns a row (a dict) for ``density_report``:
 ``{"engine", "kind", "d", "n", "users", "spine", "reps", "auto", "why", "load",
 "forms": {name: {"s", "status", "single", "error"}}, "checks": {name: ok}, "problems": [...]}``.
-A form's ``status`` is ``ok``, ``timeout`` (interrupted after ``--timeout`` s), ``skipped`` (not
-run: it timed out at a smaller size or density, see :class:`Timeouts`) or ``failed``.
+A form's ``status`` is ``ok``, ``timeout`` (interrupted after ``--timeout`` s), ``memory`` (out of
+memory at ``--duckdb-memory``), ``skipped`` (not run: it timed out or ran out of memory at a smaller
+size or density, see :class:`Timeouts`) or ``failed`` (any other error).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Point:
 
 @dataclass
 class Timeouts:
-    """Where each (engine, kind, form) timed out.  Every strategy's cost grows with both the size
+    """Where each (engine, kind, form) timed out (or ran out of memory).  Every strategy's cost grows with both the size
     and the density, so a form that timed out at (d0, n0) is not run again at d >= d0, n >= n0
     (reported ``skipped``, not waited for twice).  ``auto`` is always run."""
 
@@ -108,7 +109,10 @@ def _time(row: dict, forms: list[Form], args, timeouts: Timeouts, pt: Point) -> 
             cell.update(status="timeout", error=out.skipped[f.name])
             timeouts.add(engine, kind, f.name, pt)
         elif f.name in out.failed:
-            cell.update(status="failed", error=out.failed[f.name])
+            oom = "out of memory" in out.failed[f.name].lower()  # past --duckdb-memory: a result, not a bug
+            cell.update(status="memory" if oom else "failed", error=out.failed[f.name])
+            if oom:
+                timeouts.add(engine, kind, f.name, pt)
         row["forms"][f.name] = cell
     return out.results
 
@@ -238,10 +242,11 @@ def duckdb_aggregates(pt: Point, args, timeouts: Timeouts, reps: int) -> dict[st
 
 def check_aggregates(row: dict, results: dict, refs: list[str]) -> None:
     """Every result against the first of the hand-written ``refs`` that finished (counts exact,
-    floats to a relative 1e-9: ``aggregations.compare``)."""
+    floats to a relative 1e-9: ``aggregations.compare``); if none did, against sqlfeat's forced
+    carry or window (the report says so)."""
     from aggregations import compare as agg_compare
 
-    ref = next((n for n in refs if n in results), None)
+    ref = next((n for n in [*refs, "carry", "window"] if n in results), None)
     row["ref"] = ref
     for name, res in results.items():
         if ref is None or name == ref:

@@ -40,6 +40,8 @@ def _cell(row: dict, name: str, timeout: float) -> str:
         return f"> {timeout:.0f}"
     if f["status"] == "skipped":
         return f"> {timeout:.0f}*"
+    if f["status"] == "memory":
+        return "OOM"
     if f["status"] == "failed":
         return "failed"
     return C.fmt_seconds(f["s"]) + ("¹" if f.get("single") else "")
@@ -60,7 +62,8 @@ def _checks(row: dict) -> str:
     if not row["checks"]:
         return "n/a"
     bad = [n for n, ok in row["checks"].items() if not ok]
-    return "OK" if not bad else "MISMATCH: " + ", ".join(bad)
+    against = f" (vs {row['ref']})" if row.get("ref") in ("carry", "window") else ""
+    return ("OK" if not bad else "MISMATCH: " + ", ".join(bad)) + against
 
 
 def point_table(rows: list[dict], key: tuple[str, str], timeout: float, md: bool) -> str:
@@ -102,7 +105,7 @@ def growth(rows: list[dict], key: tuple[str, str], timeout: float, limit: float)
                 if ta and tb:
                     s = math.log(tb / ta) / math.log(b["n"] / a["n"])
                     steps.append(f"{s:.2f}")
-                elif ta and fb.get("status") in ("timeout", "skipped"):
+                elif ta and fb.get("status") in ("timeout", "skipped", "memory"):
                     s = math.log(timeout / ta) / math.log(b["n"] / a["n"])
                     steps.append(f">= {s:.2f}")
                 else:
@@ -140,7 +143,7 @@ def findings(groups: dict, timeout: float, limit: float, bad_ratio: float) -> li
                     f"{what}: {where}: auto picked {picked} and took {q['auto']:.3f} s, "
                     f"forced {q['forced_name']} took {q['forced']:.3f} s ({q['vs_forced']:.2f}x)"
                 )
-            elif auto_status in ("timeout", "failed") and q["forced"]:
+            elif auto_status in ("timeout", "memory", "failed") and q["forced"]:
                 lines.append(
                     f"auto chose badly: {where}: auto picked {picked} and {auto_status}, "
                     f"forced {q['forced_name']} took {q['forced']:.3f} s"
@@ -182,8 +185,9 @@ def how_to_read(args) -> str:
         "How to read: *d* is the density, source rows per entity (user), *n* the rows per view, "
         f"*users* = n / d, *spine* the entity_df rows. Seconds are the best of the runs {runs}, "
         f"forms interleaved (¹: slower than {args.slow:.0f} s, timed by its one warm-up run); "
-        f"`> {args.timeout:.0f}` means interrupted after --timeout seconds, `*` not run because the same "
-        "form already timed out at a smaller n or d. *auto* is sqlfeat's default strategy (the column "
+        f"`> {args.timeout:.0f}` means interrupted after --timeout seconds, `OOM` out of memory at "
+        f"--duckdb-memory {args.duckdb_memory or 'default'}, `*` not run because the same form already timed out "
+        "(or ran out of memory) at a smaller n or d. *auto* is sqlfeat's default strategy (the column "
         "*auto picks* says what it chose), the strategy columns force one with `strategy=`, the *(hand)* "
         "columns are the best hand-written query on the same engine in the same run. *auto / hand* "
         "below 1x means sqlfeat is faster than the hand-written query; *auto / best forced* above "
@@ -225,8 +229,9 @@ def render(args, info: dict, groups: dict, notes: list[str]) -> str:
         out += ["```"] if md else []
     out.append("")
     problems = [p for rows in groups.values() for r in rows for p in r["problems"]]
-    failed = [f"{r['engine']} {r['kind']} {n} failed at d={r['d']:,} n={r['n']:,}: {f.get('error')}"
-              for rows in groups.values() for r in rows for n, f in r["forms"].items() if f["status"] == "failed"]  # fmt: skip
+    failed = [f"{r['engine']} {r['kind']} {n} {f['status']} at d={r['d']:,} n={r['n']:,}: {f.get('error')}"
+              for rows in groups.values() for r in rows for n, f in r["forms"].items()
+              if f["status"] in ("failed", "memory")]  # fmt: skip
     if problems or failed or notes:
         out += [h("Notes"), ""] + [("- " if md else "") + x for x in notes + failed + problems] + [""]
     return "\n".join(out)
