@@ -41,7 +41,7 @@ def _tables(markdown: str) -> dict[str, list[dict[str, str]]]:
 
 def test_density_sweep_runs_and_checks(tmp_path):
     cmd = [
-        sys.executable, str(BENCHMARKS / "density.py"), "--densities", "1,100", "--sizes", "1000,3000",
+        sys.executable, str(BENCHMARKS / "density.py"), "--densities", "50", "--sizes", "1500",
         "--no-pg", "--reps", "1", "--no-warmup", "--timeout", "10", "--markdown", "--workdir", str(tmp_path),
     ]  # fmt: skip
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path)
@@ -49,12 +49,12 @@ def test_density_sweep_runs_and_checks(tmp_path):
     tables = _tables(proc.stdout)
     lookups = next(rows for title, rows in tables.items() if title.startswith("DuckDB, point-in-time"))
     aggregates = next(rows for title, rows in tables.items() if title.startswith("DuckDB, windowed"))
-    assert len(lookups) == 4 and len(aggregates) == 4  # 2 densities x 2 sizes
+    assert len(lookups) == 1 and len(aggregates) == 1  # 1 density x 1 size: a few seconds
     for row in lookups + aggregates:
         assert row["checks"] == "OK", row
         assert row["auto picks"].replace("mixed: ", "").split(",")[0].split()[-1] in STRATEGIES, row
         assert row["auto s"].replace(".", "").isdigit(), row
-    assert {r["d"] for r in lookups} == {"1", "100"}
+    assert lookups[0]["d"] == "50" and lookups[0]["users"] == "30"
     assert "Growth: log-log slope of time vs n at fixed density" in tables
     assert "MISMATCH" not in proc.stdout
 
