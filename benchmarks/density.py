@@ -97,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        help=f"a ~1 minute sweep: densities {QUICK['densities']}, sizes {QUICK['sizes']}, PostgreSQL "
                             f"{QUICK['pg_sizes']}, --timeout {QUICK['timeout']:.0f}, one run after the warm-up")  # fmt: skip
     sweep.add_argument("--no-pg", action="store_true", help="DuckDB only")
+    sweep.add_argument("--no-duckdb", action="store_true", help="PostgreSQL only")
     sweep.add_argument("--no-aggregates", action="store_true", help="skip the windowed aggregations")
     sweep.add_argument("--no-lookups", action="store_true", help="skip the point-in-time lookups")
     run = ap.add_argument_group("timing")
@@ -178,7 +179,7 @@ def run(args) -> tuple[dict, dict, list[str]]:
     info["loadavg_start"] = info.pop("loadavg", "?")
     notes: list[str] = []
     kinds = [k for k, off in (("lookup", args.no_lookups), ("aggregates", args.no_aggregates)) if not off]
-    plan = [(("duckdb", kind), args.sizes) for kind in kinds]
+    plan = [] if args.no_duckdb else [(("duckdb", kind), args.sizes) for kind in kinds]
     if not args.no_pg:
         why = pg_reachable(args.pg_url)
         if why:
