@@ -349,6 +349,14 @@ def fmt_ratio(num: float | None, den: float | None) -> str:
     return f"{num / den:.2f}x"
 
 
+def fmt_count(n: int) -> str:
+    """10000 -> 10k, 1000000 -> 1M (exact multiples only; else with thousands separators)."""
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n:,}"
+
+
 def fmt_mib(b: float | None) -> str:
     if b is None or math.isnan(b):
         return "n/a"

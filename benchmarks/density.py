@@ -175,7 +175,7 @@ def pg_reachable(url: str) -> str | None:
 def run(args) -> tuple[dict, dict, list[str]]:
     info = C.machine_info()
     info["sqlfeat"] = f"{sqlfeat_version()} at commit {git_commit()}"
-    info["duckdb threads"] = args.threads or "default (one per core)"
+    info["duckdb threads"] = args.threads or "default: one per core"
     info["loadavg_start"] = info.pop("loadavg", "?")
     notes: list[str] = []
     kinds = [k for k, off in (("lookup", args.no_lookups), ("aggregates", args.no_aggregates)) if not off]

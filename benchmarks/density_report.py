@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import _common as C
 from density_forms import FORMS, HAND_LABELS
 
 HEADING = "## Density sweep (benchmarks/density.py)"
+REPO = Path(__file__).resolve().parent.parent
 TITLES = {
     ("duckdb", "lookup"): "DuckDB, point-in-time lookups (3 views: ttl 30 d, 90 d, none; 7 features)",
     ("postgres", "lookup"): "PostgreSQL, point-in-time lookups (the same data, indexed on (user_id, event_time))",
@@ -181,18 +184,26 @@ def _flagged(row: dict, found: list[str]) -> bool:
     return any(f.startswith("auto chose badly") and where in f for f in found)
 
 
-def growth_table(groups: dict, timeout: float, limit: float, md: bool) -> str:
-    head = ["engine", "kind", "d", "form", "slope per step", "fit", "fit - best hand fit", "flag"]
+def growth_table(rows: list[dict], key: tuple[str, str], timeout: float, limit: float, md: bool) -> str:
+    """One row per density: each form's log-log slope per step between consecutive sizes (a
+    flagged one in bold, or marked ``!`` in text), and the fit of the best hand-written query."""
+    gs = growth(rows, key, timeout, limit)
+    if not gs:
+        return "(one size only: no slopes)"
+    names = FORMS[key]
+    head = ["d", "n", *[HAND_LABELS.get(f, f) for f in names], "best hand-written (fit)"]
     body = []
-    for (engine, kind), rows in groups.items():
-        for g in growth(rows, (engine, kind), timeout, limit):
-            fit = f"{g['fit']:.2f}" if g["fit"] is not None else "n/a"
-            excess = "n/a"
-            if g["fit"] is not None and g["hand_fit"] is not None and not g["form"].startswith("hand_"):
-                excess = f"{g['fit'] - g['hand_fit']:+.2f}"
-            body.append([engine, kind, f"{g['d']:,}", g["form"], ", ".join(g["steps"]), fit, excess,
-                         "> n log n" if g["flag"] else ""])  # fmt: skip
-    return C.format_table(head, body, md) if body else "(one size only: no slopes)"
+    for d in sorted({g["d"] for g in gs}):
+        by_form = {g["form"]: g for g in gs if g["d"] == d}
+        cells = []
+        for f in names:
+            g = by_form[f]
+            text = ", ".join(g["steps"])
+            cells.append((f"**{text}**" if md else f"{text} !") if g["flag"] else text)
+        hand = by_form[names[0]]["hand_fit"]
+        sizes = " -> ".join(C.fmt_count(n) for n in by_form[names[0]]["sizes"])
+        body.append([f"{d:,}", sizes, *cells, f"{hand:.2f}" if hand is not None else "n/a"])
+    return C.format_table(head, body, md)
 
 
 def how_to_read(args) -> str:
@@ -216,20 +227,47 @@ def how_to_read(args) -> str:
     )
 
 
+def machine_line(info: dict) -> str:
+    """The run's date, machine, versions and load average in one sentence."""
+    i = dict(info)
+    # the sqlfeat timed is normally this checkout's: name it by its place in the repository
+    sqlfeat = str(i.pop("sqlfeat", "?")).replace(f" ({REPO}{os.sep}sqlfeat)", "").replace(str(REPO), ".")
+    known = ("date", "nproc", "cpu", "ram", "python", "duckdb", "duckdb threads", "pandas", "pyarrow", "numpy",
+             "loadavg_start", "loadavg_end", "postgres")  # fmt: skip
+    threads = str(i.get("duckdb threads", "?"))
+    threads = f"{threads} threads" if threads.isdigit() else "one thread per core"
+    rest = ", ".join(f"{k} {v}" for k, v in i.items() if k not in known)
+    return (
+        f"on {i.get('date', '?')}: {i.get('nproc', '?')} cores ({i.get('cpu', '?')}), {i.get('ram', '?')}, "
+        f"Python {i.get('python', '?')}, duckdb {i.get('duckdb', '?')} ({threads}), "
+        f"pandas {i.get('pandas', '?')}, pyarrow {i.get('pyarrow', '?')}, numpy {i.get('numpy', '?')}; "
+        f"sqlfeat {sqlfeat}{'; ' + rest if rest else ''}. **Load average {i.get('loadavg_start', '?')} at the start, "
+        f"{i.get('loadavg_end', '?')} at the end** (1, 5, 15 min; the machine's 2 cores are shared)."
+    )
+
+
 def render(args, info: dict, groups: dict, notes: list[str]) -> str:
     md = args.markdown
     h = (lambda t: f"### {t}") if md else (lambda t: f"== {t} ==")
     out = [HEADING, ""] if md else []
-    mach = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("postgres",))
-    out += [f"Run `python benchmarks/density.py {' '.join(args.argv)}`".rstrip() + f" on {mach}.", ""]
+    out += [f"Run `python benchmarks/density.py {' '.join(args.argv)}`".rstrip() + f" {machine_line(info)}", ""]
     if info.get("postgres"):
         out += [f"PostgreSQL: {info['postgres']}; data loaded with COPY, indexed, VACUUM ANALYZEd (not timed).", ""]
     out += [how_to_read(args), ""]
     for key, rows in groups.items():
         if rows:
             out += [h(TITLES[key]), "", point_table(rows, key, args.timeout, md), ""]
-    out += [h("Growth: log-log slope of time vs n at fixed density"), "",
-            growth_table(groups, args.timeout, args.growth_limit, md), ""]  # fmt: skip
+    out += [h("Growth: log-log slope of time vs n at fixed density"), ""]
+    out += [("The slope of each step between consecutive sizes (`>=` where the larger size timed out); "
+             f"above {args.growth_limit} in bold" if md else f"above {args.growth_limit} marked !") + ".", ""]  # fmt: skip
+    for key, rows in groups.items():
+        if rows:
+            out += [
+                f"{TITLES[key].split(' (')[0]}:",
+                "",
+                growth_table(rows, key, args.timeout, args.growth_limit, md),
+                "",
+            ]
     found = findings(groups, args.timeout, args.growth_limit, args.bad_ratio)
     out += [h("Findings"), ""]
     none = (
