@@ -258,8 +258,10 @@ def render(args, info: dict, groups: dict, notes: list[str]) -> str:
         if rows:
             out += [h(TITLES[key]), "", point_table(rows, key, args.timeout, md), ""]
     out += [h("Growth: log-log slope of time vs n at fixed density"), ""]
-    out += [("The slope of each step between consecutive sizes (`>=` where the larger size timed out); "
-             f"above {args.growth_limit} in bold" if md else f"above {args.growth_limit} marked !") + ".", ""]  # fmt: skip
+    mark = "in bold" if md else "marked !"
+    intro = "The slope of each step between consecutive sizes (`>=` where the larger size timed out); "
+    intro += f"above {args.growth_limit} {mark}."
+    out += [intro, ""]
     for key, rows in groups.items():
         if rows:
             out += [
