@@ -65,9 +65,9 @@ class Point:
 
 @dataclass
 class Timeouts:
-    """Where each (engine, kind, form) timed out (or ran out of memory).  Every strategy's cost grows with both the size
-    and the density, so a form that timed out at (d0, n0) is not run again at d >= d0, n >= n0
-    (reported ``skipped``, not waited for twice).  ``auto`` is always run."""
+    """Where each (engine, kind, form) timed out (or ran out of memory).  Every strategy's cost
+    grows with both the size and the density, so a form that timed out at (d0, n0) is not run
+    again at d >= d0, n >= n0 (reported ``skipped``, not waited for twice).  ``auto`` always runs."""
 
     seen: dict[tuple[str, str, str], list[tuple[int, int]]] = field(default_factory=dict)
 
