@@ -24,8 +24,8 @@ report to stdout; exit status 1 on a correctness mismatch or a form that errors 
 running out of --duckdb-memory is a result, not an error).
 
 examples:
-  python benchmarks/density.py                       # the default sweep with PostgreSQL (~20 min on 2 cores)
-  python benchmarks/density.py --quick               # about a minute
+  python benchmarks/density.py                       # the default sweep with PostgreSQL (20-25 min on 2 cores)
+  python benchmarks/density.py --quick               # 1-2 minutes
   python benchmarks/density.py --densities 10,1000 --sizes 100000 --no-pg --no-aggregates
   python benchmarks/density.py --markdown --write-docs   # also rewrites its section of docs/benchmarks.md
 """
@@ -94,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sweep.add_argument("--spine", default="n", metavar="SPEC",
                        help="spine rows: a number, 'n' (= rows per view, the default) or 'n/K'")  # fmt: skip
     sweep.add_argument("--quick", action="store_true",
-                       help=f"a ~1 minute sweep: densities {QUICK['densities']}, sizes {QUICK['sizes']}, PostgreSQL "
+                       help=f"a 1-2 minute sweep: densities {QUICK['densities']}, sizes {QUICK['sizes']}, PostgreSQL "
                             f"{QUICK['pg_sizes']}, --timeout {QUICK['timeout']:.0f}, one run after the warm-up")  # fmt: skip
     sweep.add_argument("--no-pg", action="store_true", help="DuckDB only")
     sweep.add_argument("--no-duckdb", action="store_true", help="PostgreSQL only")
