@@ -9,7 +9,7 @@ that later benchmarks can reuse it:
                  :func:`write_parquet_atomic`, :func:`cache_key`
 * DuckDB:        :func:`duckdb_connect`, :func:`profile_query`, :func:`operator_summary`
 * reporting:     :func:`machine_info`, :func:`format_table`, :func:`fmt_seconds`, :func:`fmt_ratio`,
-                 :func:`fmt_mib`
+                 :func:`fmt_mib`, :func:`replace_doc_section`
 
 Peak memory is measured in a *fresh* child process (see :func:`run_child`): the child sets up,
 resets its high-water mark with ``/proc/self/clear_refs`` (Linux), runs the measured call once and
@@ -188,6 +188,18 @@ def assert_no_ties(user_ids: np.ndarray, ts: np.ndarray) -> None:
         raise AssertionError(f"{ties} (user, event_time) ties")
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same directory + rename: a reader (or a
+    crash) sees the old file or the new one, never half of it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_parquet_atomic(table, path: Path, **kwargs: Any) -> None:
     """Write a pyarrow Table to ``path`` via a temp file + rename (no half-written cache)."""
     import pyarrow.parquet as pq
@@ -337,6 +349,14 @@ def fmt_ratio(num: float | None, den: float | None) -> str:
     return f"{num / den:.2f}x"
 
 
+def fmt_count(n: int) -> str:
+    """10000 -> 10k, 1000000 -> 1M (exact multiples only; else with thousands separators)."""
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n:,}"
+
+
 def fmt_mib(b: float | None) -> str:
     if b is None or math.isnan(b):
         return "n/a"
@@ -353,6 +373,36 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown
         return "\n".join([line(headers), sep, *(line(list(map(str, r))) for r in rows)])
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(list(map(str, r))) for r in rows)])
+
+
+def replace_doc_section(path: Path, heading: str, section: str) -> None:
+    """Put ``section`` (which starts with the line ``heading``, e.g. ``## Foo (benchmarks/foo.py)``)
+    in place of the part of the Markdown file ``path`` from that heading line to the next heading
+    of the same or a higher level (or the end), or append it if the heading is not there.  Nothing
+    else in the file changes; the file is replaced atomically."""
+    path = Path(path)
+    text = path.read_text() if path.exists() else ""
+    level = len(heading) - len(heading.lstrip("#"))
+    if not section.startswith(heading + "\n"):
+        raise ValueError(f"the section must start with its heading line {heading!r}")
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip("\n") == heading), None)
+    body = section.rstrip("\n") + "\n"
+    if start is None:
+        new = text.rstrip("\n") + ("\n\n" if text.strip() else "") + body
+    else:
+        end = len(lines)
+        fence = False
+        for i in range(start + 1, len(lines)):
+            if lines[i].startswith("```"):
+                fence = not fence
+            m = re.match(r"^(#+) ", lines[i])
+            if m and not fence and len(m.group(1)) <= level:
+                end = i
+                break
+        tail = "".join(lines[end:])
+        new = "".join(lines[:start]) + body + ("\n" + tail if tail else "")
+    write_text_atomic(path, new)
 
 
 def log(*args: Any) -> None:

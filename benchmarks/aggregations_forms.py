@@ -56,17 +56,26 @@ def _iv(days: int) -> str:
 
 def sqlfeat_store(p: Params, workdir: Path) -> Any:
     """The repo (feature_store.yaml + the view applied to a fresh registry), opened."""
-    from sqlfeat import Aggregation, Entity, FeatureStore, FeatureView, FileSource, ValueType
+    from sqlfeat import FeatureStore, FileSource
 
     repo = p.repo_dir(workdir)
     (repo / "data").mkdir(parents=True, exist_ok=True)
     (repo / "feature_store.yaml").write_text(FEATURE_STORE_YAML)
     (repo / "data" / "registry.json").unlink(missing_ok=True)
+    source = FileSource(path="data/events.parquet", timestamp_field="event_time")
+    FeatureStore(repo_path=str(repo)).apply(aggregation_objects(source))
+    return FeatureStore(repo_path=str(repo))
+
+
+def aggregation_objects(source: Any) -> list[Any]:
+    """The user entity and the view of the 9 windowed features over ``source``."""
+    from sqlfeat import Aggregation, Entity, FeatureView, ValueType
+
     user = Entity(name="user_id", value_type=ValueType.INT64)
     view = FeatureView(
         name=VIEW,
         entities=[user],
-        source=FileSource(path="data/events.parquet", timestamp_field="event_time"),
+        source=source,
         aggregations=[
             a
             for d in WINDOW_DAYS
@@ -77,8 +86,7 @@ def sqlfeat_store(p: Params, workdir: Path) -> Any:
             )
         ],
     )
-    FeatureStore(repo_path=str(repo)).apply([user, view])
-    return FeatureStore(repo_path=str(repo))
+    return [user, view]
 
 
 def run_sqlfeat(store, spine: pd.DataFrame) -> pd.DataFrame:

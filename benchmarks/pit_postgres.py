@@ -98,11 +98,11 @@ class PgBench:
     """A schema of its own in PostgreSQL holding the generated views (and spine tables), the
     sqlfeat repo pointing at it, and the hand-written baselines."""
 
-    def __init__(self, url: str, p: Params, workdir: Path, timeout_s: float) -> None:
+    def __init__(self, url: str, p: Params, workdir: Path, timeout_s: float, schema: str | None = None) -> None:
         import psycopg
 
         self.url, self.p, self.workdir = url, p, workdir
-        self.schema = f"sqlfeat_bench_{os.getpid()}"
+        self.schema = schema or f"sqlfeat_bench_{os.getpid()}"
         self.timeout_ms = int(timeout_s * 1000)
         self.con = psycopg.connect(url, autocommit=True, connect_timeout=10)
         self.con.execute("SET TIME ZONE 'UTC'")
@@ -147,12 +147,15 @@ class PgBench:
                 table=f"{self.schema}.{v.name}", timestamp_field="event_time", created_timestamp_column=v.created
             )
 
+        self.store = apply_repo(self.p.data_dir(self.workdir) / "repo_pg", self.repo_yaml(), feature_views(source))
+        return self.store
+
+    def repo_yaml(self) -> str:
+        """feature_store.yaml of a repo on this server (with this statement_timeout)."""
         sep = "&" if "?" in self.url else "?"
         # The URL (it may hold a password) reaches the repo through the environment, not the file.
         os.environ[URL_ENV] = f"{self.url}{sep}options=-c%20statement_timeout%3D{self.timeout_ms}"
-        yaml = f"project: bench_pg\nregistry: data/registry.json\noffline_store:\n  type: postgres\n  url: ${{{URL_ENV}}}\n"
-        self.store = apply_repo(self.p.data_dir(self.workdir) / "repo_pg", yaml, feature_views(source))
-        return self.store
+        return f"project: bench_pg\nregistry: data/registry.json\noffline_store:\n  type: postgres\n  url: ${{{URL_ENV}}}\n"
 
     def close(self) -> None:
         try:
@@ -165,9 +168,10 @@ class PgBench:
                 self.con.close()
 
     # -- timed forms -------------------------------------------------------------------------
-    def run_sqlfeat(self, entity_df: Any) -> pd.DataFrame:
+    def run_sqlfeat(self, entity_df: Any, strategy: str = "auto") -> pd.DataFrame:
         """``entity_df`` is the pandas spine or the name of a spine table in the schema."""
-        return self.store.get_historical_features(entity_df=entity_df, features=FEATURE_REFS).to_df()
+        job = self.store.get_historical_features(entity_df=entity_df, features=FEATURE_REFS, strategy=strategy)
+        return job.to_df()
 
     def _fetch_df(self, sql: str) -> pd.DataFrame:
         cur = self.con.execute(sql)
@@ -176,7 +180,11 @@ class PgBench:
     def run_baseline(self, form: str, spine: Any) -> pd.DataFrame:
         """The hand-written ``form`` ("lateral" | "distinct_on"). A DataFrame spine is first
         COPYed into a temporary table (as a user would), a table name is used as it is."""
-        build = lateral_sql if form == "lateral" else distinct_on_sql
+        return self.run_on_spine(lateral_sql if form == "lateral" else distinct_on_sql, spine)
+
+    def run_on_spine(self, build, spine: Any) -> pd.DataFrame:
+        """Fetch ``build(schema, spine_table)`` as a DataFrame, the spine COPYed into a temporary
+        table with a row id ``rid`` first when it is a DataFrame."""
         if isinstance(spine, str):
             return self._fetch_df(build(self.schema, spine))
         tmp = "bench_spine_tmp"

@@ -27,6 +27,7 @@ class Outcome:
     results: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why (time budget)
     failed: dict[str, str] = field(default_factory=dict)  # name -> error
+    single: set[str] = field(default_factory=set)  # slow forms timed by their warm-up run alone
 
     def best(self, name: str) -> float | None:
         ts = self.times.get(name)
@@ -37,9 +38,11 @@ def _timeout_error(exc: Exception) -> bool:
     return "statement timeout" in str(exc) or "canceling statement" in str(exc)
 
 
-def time_forms(forms: list[Form], reps: int, warmup: bool = True) -> Outcome:
+def time_forms(forms: list[Form], reps: int, warmup: bool = True, slow: float | None = None) -> Outcome:
     """Warm up every form once (if ``warmup``), then run them ``reps`` times interleaved (a, b, c,
-    a, b, c, ...) so background load hits them alike.  The last result of each form is kept."""
+    a, b, c, ...) so background load hits them alike.  The last result of each form is kept.
+    A form whose warm-up takes longer than ``slow`` seconds is not repeated: that run is its one
+    timing (listed in ``Outcome.single``)."""
     out = Outcome(times={f.name: [] for f in forms})
 
     def run(form: Form, label: str) -> None:
@@ -62,7 +65,10 @@ def time_forms(forms: list[Form], reps: int, warmup: bool = True) -> Outcome:
             return
         out.results[form.name] = res
         if label == "warm-up":
-            C.log(f"  warm-up {form.name:14s} {s:8.3f} s")
+            C.log(f"  warm-up {form.name:14s} {s:8.3f} s" + (" (slow: not repeated)" if slow and s > slow else ""))
+            if slow and s > slow:
+                out.times[form.name].append(s)
+                out.single.add(form.name)
         else:
             out.times[form.name].append(s)
 
@@ -71,8 +77,8 @@ def time_forms(forms: list[Form], reps: int, warmup: bool = True) -> Outcome:
         for form in live():
             run(form, "warm-up")
     for rep in range(reps):
-        for form in live():
+        for form in [f for f in live() if f.name not in out.single]:
             run(form, "run")
-        ran = "  ".join(f"{k} {v[-1]:.3f}s" for k, v in out.times.items() if len(v) == rep + 1)
+        ran = "  ".join(f"{k} {v[-1]:.3f}s" for k, v in out.times.items() if len(v) == rep + 1 and k not in out.single)
         C.log(f"  run {rep + 1}: {ran}")
     return out
