@@ -132,9 +132,10 @@ def estimate_costs(
     total = stats.rows + spine_rows
     log = math.log2(max(total, 2))
     probe = math.log2(max(stats.rows, 2))
-    # every spine row paired with every source row of its key inside the lookback: reached by an
-    # index probe when there is one, else by hashing the whole source
-    reach = spine_rows * probe if stats.indexed else stats.rows
+    # every spine row paired with every source row of its key inside the lookback: reached by
+    # hashing the whole source, or by an index probe per spine row when there is an index and
+    # that is cheaper (the engine's planner picks the cheaper; at low density a hash join wins)
+    reach = min(spine_rows * probe, stats.rows + spine_rows) if stats.indexed else stats.rows
     # every strategy but asof works on the spine's distinct (keys, t) and joins its result back
     back = weights["keyed"] * spine_rows
     costs = {
