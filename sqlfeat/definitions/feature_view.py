@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlfeat.definitions.aggregation import Aggregation
 from sqlfeat.definitions.entity import Entity
-from sqlfeat.definitions.field import Field
+from sqlfeat.definitions.field import Field, check_fields
 from sqlfeat.definitions.projection import FeatureViewProjection
 from sqlfeat.definitions.sources import DataSource, source_from_spec
 from sqlfeat.definitions.spec import check_name
@@ -77,13 +77,8 @@ class FeatureView:
         if len(set(names)) != len(names):
             raise DefinitionError(f"feature view {name!r} lists an entity twice: {list(names)}")
         schema = tuple(schema or ())
-        seen: set[str] = set()
+        check_fields(f"feature view {name!r}", schema)
         for f in schema:
-            if not isinstance(f, Field):
-                raise DefinitionError(f"feature view {name!r}: schema entries must be Field(...), got {f!r}")
-            if f.name in seen:
-                raise DefinitionError(f"feature view {name!r} declares field {f.name!r} twice")
-            seen.add(f.name)
             if f.expression is not None:
                 raise DefinitionError(
                     f"feature view {name!r}: field {f.name!r} has an expression; expressions belong to on-demand "

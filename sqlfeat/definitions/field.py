@@ -57,4 +57,15 @@ class Field:
         return cls(spec["name"], spec["dtype"], spec.get("description", ""), spec.get("tags"), spec.get("expression"))
 
 
+def check_fields(where: str, fields: tuple[Any, ...]) -> None:
+    """A schema's entries are ``Field``s with distinct names; ``where`` names its definition."""
+    seen: set[str] = set()
+    for f in fields:
+        if not isinstance(f, Field):
+            raise DefinitionError(f"{where}: schema entries must be Field(...), got {f!r}")
+        if f.name in seen:
+            raise DefinitionError(f"{where} declares field {f.name!r} twice")
+        seen.add(f.name)
+
+
 Feature = Field

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlfeat.definitions.feature_view import FeatureView
-from sqlfeat.definitions.field import Field
+from sqlfeat.definitions.field import Field, check_fields
 from sqlfeat.definitions.projection import FeatureViewProjection
 from sqlfeat.definitions.request_source import RequestSource
 from sqlfeat.definitions.spec import check_name
@@ -67,13 +67,7 @@ class OnDemandFeatureView:
             raise DefinitionError(f"{where}: give schema=[...] or features=[...], not both")
         if not fields:
             raise DefinitionError(f"{where} has no schema: list its output fields, e.g. [Field(name='ctr', dtype=Float64)]")
-        seen: set[str] = set()
-        for f in fields:
-            if not isinstance(f, Field):
-                raise DefinitionError(f"{where}: schema entries must be Field(...), got {f!r}")
-            if f.name in seen:
-                raise DefinitionError(f"{where} declares field {f.name!r} twice")
-            seen.add(f.name)
+        check_fields(where, fields)
         projections, requests, views = _sources(where, sources)
         with_expression = [f.name for f in fields if f.expression is not None]
         if with_expression and (udf is not None or udf_source is not None):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlfeat.definitions.field import Field
+from sqlfeat.definitions.field import Field, check_fields
 from sqlfeat.definitions.spec import check_name
 from sqlfeat.errors import DefinitionError
 
@@ -30,13 +30,7 @@ class RequestSource:
         fields = tuple(schema or ())
         if not fields:
             raise DefinitionError(f"request source {name!r} has no schema: list its fields, e.g. [Field(name='amount', dtype=Float64)]")
-        seen: set[str] = set()
-        for f in fields:
-            if not isinstance(f, Field):
-                raise DefinitionError(f"request source {name!r}: schema entries must be Field(...), got {f!r}")
-            if f.name in seen:
-                raise DefinitionError(f"request source {name!r} declares field {f.name!r} twice")
-            seen.add(f.name)
+        check_fields(f"request source {name!r}", fields)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "schema", fields)
         object.__setattr__(self, "description", description)
