@@ -38,7 +38,7 @@ from pit_timing import Form, time_forms
 FORMS = {
     ("duckdb", "lookup"): ["auto", "asof", "carry", "window", "hand_asof"],
     ("postgres", "lookup"): ["auto", "carry", "window", "lateral", "hand_lateral"],
-    ("duckdb", "aggregates"): ["auto", "carry", "window", "hand_range_join", "hand_prefix_sums"],
+    ("duckdb", "aggregates"): ["auto", "asof", "carry", "window", "hand_range_join", "hand_prefix_sums"],
     ("postgres", "aggregates"): ["auto", "carry", "window", "hand_range_join", "hand_lateral"],
 }
 HAND_LABELS = {

@@ -53,7 +53,7 @@ forced on each warehouse):
 
 | strategy | how | cost |
 | --- | --- | --- |
-| `asof` | `ASOF LEFT JOIN` from the spine (DuckDB); the source deduplicated by created time first unless a file source is known to have no ties | O(n log n) |
+| `asof` | `ASOF LEFT JOIN` from the spine (DuckDB); the source deduplicated by created time first unless a file source is known to have no ties; aggregates: `count`/`sum`/`mean` from running totals probed by `ASOF` joins at t and t - w ([aggregations](aggregations.md#the-plan)) | O(n log n) |
 | `carry` | `UNION ALL` of the spine's (keys, t) and the source rows, one sort per key and time, a running `MAX` of a source row number carried to each spine row, joined back; aggregates: sliding `RANGE` windows over the same union | O(n log n) in total rows, whatever the density |
 | `window` | a range join on keys and `[t - ttl, t]`, `ROW_NUMBER()` keeps the newest; aggregates: one range join over the widest window | spine rows x source rows per key inside the TTL: the cheapest at low density, quadratic at high |
 | `lateral` | `LEFT JOIN LATERAL (... ORDER BY event time DESC LIMIT 1)` per spine row (PostgreSQL) | one index probe per spine row: needs an index on (keys, event time); `sqlfeat check` says which |
@@ -210,9 +210,26 @@ Events of user 1: `2024-01-01 00:00` (dwell 10), `2024-01-05 00:00` (20), `2024-
 | 2024-02-01 00:00 | 0 | null | empty window |
 
 ## The plan
-Two forms, chosen per view like the lookups' strategies (`strategy=`, `sqlfeat compile --explain`):
+Three forms, chosen per view like the lookups' strategies (`strategy=`, `sqlfeat compile --explain`):
 
-- `carry` (the default without statistics, and whenever windows hold many events per key):
+- `asof` (DuckDB, which has `ASOF JOIN`; the default there without statistics, and whenever
+  windows hold many events per key): `count`, `sum` and `mean` come from running totals. Per key,
+  the events sorted once by time carry `COUNT(v)` and `SUM(v)` `OVER (PARTITION BY keys ORDER BY
+  event time RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)` (events of one instant share
+  their total), and each spine (keys, t) probes them with an `ASOF LEFT JOIN` at *t* and at
+  *t - w* for each window *w*: the window (*t - w*, *t*] holds total(≤ *t*) − total(≤ *t - w*).
+  Cost: one sort of the events and one probe per spine key and window, whatever the density.
+  `min`, `max` and `last` are computed as under `carry`.
+  Precision, per function: counts are exact; sums of integer columns are exact (the totals are
+  128-bit integers, so a history past 2⁶³ does not overflow); a float sum or mean is a
+  difference of two compensated (Kahan) running sums, off by at most about 4 ε times the
+  absolute sum of the key's whole history. Where that could exceed about 6·10⁻¹¹ of the
+  window's own absolute sum (a history more than 2¹⁶ times larger than the window, e.g. a 10¹⁷
+  long before a week of small values) or where the history holds an infinity, that spine row
+  is computed by the range join over its own window instead, so the result is as close as
+  summing the window itself. On realistic data no row needs it.
+- `carry` (the default without statistics on engines without `ASOF JOIN`, and there whenever
+  windows hold many events per key):
   the view's events and the spine's distinct (keys, t) in one `UNION ALL`, sorted once per key
   and time; `count`, `sum`, `mean`, `min` and `max` are sliding windows over it,
   `AGG(v) OVER (PARTITION BY keys ORDER BY <time as an integer> RANGE BETWEEN <window - 1 unit>

@@ -10,6 +10,10 @@ where the engines allow it exactly:
                         unit (ns on DuckDB, us elsewhere), so "- 1 unit" makes the lower bound
                         exclusive. window: one range join over the widest window, each aggregate
                         filtering its own window with a CASE.
+    count, sum, mean    asof (engines with ASOF JOIN): running totals per key over the events,
+                        probed by ASOF joins at t and at t - w (``prefix.py``): one sort of the
+                        events and one probe per spine key and window, whatever the density;
+                        min and max slide as under carry.
     last                the newest row at or before t (``newest.py``, by the view's strategy),
                         null when it is not inside the window.
     count_distinct,     always the range join: no engine slides a distinct count, and a sliding
@@ -30,6 +34,7 @@ from datetime import timedelta
 from sqlglot import exp
 
 from sqlfeat.compiler.newest import ROW, Wanted, newest_rows, visible_at
+from sqlfeat.compiler.prefix import PREFIX, prefix_ctes
 from sqlfeat.compiler.plan import EVENT_TS, KIND, SPINE_TS, TIME_INT, ViewRequest
 from sqlfeat.compiler.sql import aliased, and_, col, ident, keys_equal, value_column
 from sqlfeat.definitions.aggregation import COUNTING, Aggregation
@@ -57,10 +62,13 @@ def aggregate_ctes(
 ) -> list[Result]:
     """The CTEs computing ``request``'s aggregates per (keys, t) of ``keys_cte``."""
     pairs = list(zip(request.aggregations, request.output_names))
-    sliding = strategy == "carry" and not request.filter_by_created
+    sliding = strategy in ("carry", "asof") and not request.filter_by_created
     results: list[Result] = []
-    slid = [(a, n) for a, n in pairs if sliding and a.function in SLIDING]
-    joined = [(a, n) for a, n in pairs if a.function != "last" and (a, n) not in slid]
+    prefixed = [(a, n) for a, n in pairs if sliding and strategy == "asof" and a.function in PREFIX]
+    slid = [(a, n) for a, n in pairs if sliding and a.function in SLIDING and (a, n) not in prefixed]
+    joined = [(a, n) for a, n in pairs if a.function != "last" and (a, n) not in slid and (a, n) not in prefixed]
+    if prefixed:
+        results.append(prefix_ctes(keys, keys_cte, request, source_cte, prefixed, dialect, _range_join))
     if slid:
         results.append(_sliding(keys, keys_cte, request, source_cte, slid, dialect))
     if joined:
@@ -88,9 +96,9 @@ def _in_window(keys_cte: str, alias: str, window: timedelta, dialect: Dialect) -
     return [exp.LTE(this=event, expression=t.copy()), exp.GT(this=event.copy(), expression=dialect.subtract(t, window))]
 
 
-def _range_join(keys, keys_cte, request, source_cte, pairs, dialect) -> Result:
+def _range_join(keys, keys_cte, request, source_cte, pairs, dialect, cte: str | None = None) -> Result:
     """One range join over the widest window; each aggregate filters its own window with a CASE."""
-    alias, cte = "s", f"{request.name}__aggregates"
+    alias, cte = "s", cte or f"{request.name}__aggregates"
     widest = max(a.time_window for a, _ in pairs)
     select = (
         exp.select(*[col(k, keys_cte) for k in keys], col(SPINE_TS, keys_cte))

@@ -12,10 +12,11 @@ Strategies for a lookup view (rule 1: the newest row at or before t, within the 
     lateral  per spine row, an index probe ``ORDER BY event time DESC LIMIT 1`` (PostgreSQL); the
              cheapest for small spines over a source indexed on (keys, event time).
 
-An aggregated view (rule 5) takes ``window`` (one range join over its widest window) or ``carry``
+An aggregated view (rule 5) takes ``window`` (one range join over its widest window), ``carry``
 (sliding RANGE windows over the union for count/sum/mean/min/max, carry-forward for ``last``,
-the range join for count_distinct and stddev, which no engine slides exactly); under ``asof`` or
-``lateral`` it takes ``carry``.
+the range join for count_distinct and stddev, which no engine slides exactly) or, on engines
+with ASOF JOIN, ``asof`` (count/sum/mean from running totals probed at t and t - w, the rest as
+under carry); under ``lateral`` it takes ``carry``.
 
 ``auto`` estimates each candidate's cost from the spine's size and the source's size, keys and time
 span (``SourceStats``, read cheaply and cached per source version by the caller) and picks the
@@ -93,14 +94,14 @@ def choose_strategies(
             choice = _auto(request, dialect, spine_rows, source)
         else:
             choice = Choice(wanted, "forced")
-        if request.aggregations and choice.strategy in ("asof", "lateral"):
-            choice = Choice("carry", f"{choice.strategy} joins look up one row; aggregates slide windows instead")
+        if request.aggregations and choice.strategy == "lateral":
+            choice = Choice("carry", "lateral joins look up one row; aggregates slide windows instead")
         choices[request.name] = choice
     return choices
 
 
 def _auto(request: ViewRequest, dialect: Dialect, spine_rows: int | None, stats: SourceStats | None) -> Choice:
-    never_quadratic = "asof" if dialect.SUPPORTS_ASOF_JOIN and not request.aggregations else "carry"
+    never_quadratic = "asof" if dialect.SUPPORTS_ASOF_JOIN else "carry"
     if stats is None or spine_rows is None:
         return Choice(never_quadratic, "no statistics: the strategy whose cost never grows with rows per key squared")
     lookback = (request.view.max_window if request.aggregations else request.view.ttl) or stats.span
@@ -143,6 +144,8 @@ def estimate_costs(
         # two sorts of (source + spine) and a hash join back
         "carry": weights["carry"] * total * log + back,
     }
+    if dialect.SUPPORTS_ASOF_JOIN and request.aggregations:
+        costs["asof"] = _prefix_cost(request, weights, costs["carry"], total * log) + back
     if dialect.SUPPORTS_ASOF_JOIN and not request.aggregations:
         dedupe = stats.rows * log if request.view.source.created_timestamp_column and stats.ties else 0.0
         costs["asof"] = weights["asof"] * (total * log + dedupe)
@@ -150,6 +153,18 @@ def estimate_costs(
         # one index probe per spine row; without an index, a scan of the source per spine row
         costs["lateral"] = weights["lateral"] * spine_rows * (probe if stats.indexed else max(stats.rows, 1)) + back
     return costs
+
+
+def _prefix_cost(request: ViewRequest, weights: dict[str, float], carry: float, sort: float) -> float:
+    """Prefix sums: one sort of the events and an ASOF probe per spine key at t and at t - w per
+    window (each a sort of both sides); aggregates they cannot give slide as under carry."""
+    from sqlfeat.compiler.prefix import PREFIX
+
+    windows = {a.time_window for a in request.aggregations if a.function in PREFIX}
+    cost = weights["asof_aggregates"] * sort * (1 + len(windows)) if windows else 0.0
+    if any(a.function not in PREFIX for a in request.aggregations):
+        cost += carry
+    return cost
 
 
 def explain(plan: RetrievalPlan, choices: Mapping[str, Choice]) -> str:

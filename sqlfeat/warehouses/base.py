@@ -42,7 +42,7 @@ class Dialect:
     # this machine kind by benchmarks/density.py; only their ratios steer the choice.
     COSTS: ClassVar[dict[str, float]] = {
         "window": 1.4e-7, "carry": 2e-8, "asof": 1.2e-8, "lateral": 6.5e-7, "keyed": 1.5e-7,
-        "window_aggregates": 1.1e-7, "carry_aggregates": 1.5e-7,
+        "window_aggregates": 1.1e-7, "carry_aggregates": 1.5e-7, "asof_aggregates": 1e-8,
     }  # fmt: skip
     # Sources may be scanned for statistics (rows, keys) before choosing; not where scans are billed.
     STATS_SCANS: ClassVar[bool] = True
@@ -98,6 +98,10 @@ class Dialect:
 
     def approx_distinct(self, value: exp.Expression) -> exp.Expression:
         return exp.ApproxDistinct(this=value)
+
+    def compensated_sum(self, value: exp.Expression) -> exp.Expression:
+        """A float sum as exact as the engine makes it (DuckDB: Kahan-compensated ``FSUM``)."""
+        return exp.Sum(this=value)
 
     def instant_units(self, delta: timedelta) -> int:
         """``delta`` in ``INSTANT_UNIT`` (what ``epoch_integer`` counts)."""

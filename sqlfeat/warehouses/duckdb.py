@@ -49,6 +49,9 @@ class DuckDBDialect(Dialect):
     def epoch_integer(self, instant: exp.Expression) -> exp.Expression:
         return exp.func("epoch_ns", instant)
 
+    def compensated_sum(self, value: exp.Expression) -> exp.Expression:
+        return exp.func("fsum", value)
+
     def _edge(self, value: datetime) -> exp.Expression:
         return exp.cast(exp.Literal.string(value.strftime("%Y-%m-%d %H:%M:%S+00:00")), self.instant_type())
 

@@ -73,49 +73,91 @@ WITH "spine" AS (
         MIN("__sqlfeat_ts")
       FROM "spine_keys__user_id"
     ) - INTERVAL '2592000' SECOND
-), "user_click_stats__slid" AS (
+), "user_click_stats__cum" AS (
   SELECT
-    "u"."user_id",
-    "u"."__sqlfeat_ts",
-    "u"."__sqlfeat_kind",
-    CAST(COUNT("u"."__sqlfeat_value_click_id") OVER (
-      PARTITION BY "u"."user_id"
-      ORDER BY "u"."__sqlfeat_t" NULLS FIRST
-      RANGE BETWEEN 2591999999999999 PRECEDING AND CURRENT ROW
-    ) AS BIGINT) AS "clicks_30d",
-    CAST(AVG("u"."__sqlfeat_value_dwell_seconds") OVER (
-      PARTITION BY "u"."user_id"
-      ORDER BY "u"."__sqlfeat_t" NULLS FIRST
-      RANGE BETWEEN 604799999999999 PRECEDING AND CURRENT ROW
-    ) AS DOUBLE) AS "dwell_seconds_mean_7d"
-  FROM (
-    SELECT
-      "user_click_stats__source"."user_id",
-      "user_click_stats__source"."__sqlfeat_event_ts" AS "__sqlfeat_ts",
-      EPOCH_NS("user_click_stats__source"."__sqlfeat_event_ts") AS "__sqlfeat_t",
-      0 AS "__sqlfeat_kind",
-      "user_click_stats__source"."__sqlfeat_value_click_id",
-      "user_click_stats__source"."__sqlfeat_value_dwell_seconds"
-    FROM "user_click_stats__source"
-    UNION ALL
-    SELECT
-      "spine_keys__user_id"."user_id",
-      "spine_keys__user_id"."__sqlfeat_ts",
-      EPOCH_NS("spine_keys__user_id"."__sqlfeat_ts") AS "__sqlfeat_t",
-      1 AS "__sqlfeat_kind",
-      NULL AS "__sqlfeat_value_click_id",
-      NULL AS "__sqlfeat_value_dwell_seconds"
-    FROM "spine_keys__user_id"
-  ) AS "u"
-), "user_click_stats__windows" AS (
+    "user_click_stats__source"."user_id",
+    "user_click_stats__source"."__sqlfeat_event_ts",
+    COUNT("user_click_stats__source"."__sqlfeat_value_click_id") OVER (
+      PARTITION BY "user_click_stats__source"."user_id"
+      ORDER BY "user_click_stats__source"."__sqlfeat_event_ts" NULLS FIRST
+      RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__sqlfeat_n0",
+    COUNT("user_click_stats__source"."__sqlfeat_value_dwell_seconds") OVER (
+      PARTITION BY "user_click_stats__source"."user_id"
+      ORDER BY "user_click_stats__source"."__sqlfeat_event_ts" NULLS FIRST
+      RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__sqlfeat_n1",
+    FSUM(CAST("user_click_stats__source"."__sqlfeat_value_dwell_seconds" AS DOUBLE)) OVER (
+      PARTITION BY "user_click_stats__source"."user_id"
+      ORDER BY "user_click_stats__source"."__sqlfeat_event_ts" NULLS FIRST
+      RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__sqlfeat_s1",
+    FSUM(ABS(CAST("user_click_stats__source"."__sqlfeat_value_dwell_seconds" AS DOUBLE))) OVER (
+      PARTITION BY "user_click_stats__source"."user_id"
+      ORDER BY "user_click_stats__source"."__sqlfeat_event_ts" NULLS FIRST
+      RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__sqlfeat_a1"
+  FROM "user_click_stats__source"
+), "user_click_stats__probes" AS (
   SELECT
-    "user_click_stats__slid"."user_id",
-    "user_click_stats__slid"."__sqlfeat_ts",
-    "user_click_stats__slid"."clicks_30d",
-    "user_click_stats__slid"."dwell_seconds_mean_7d"
-  FROM "user_click_stats__slid"
+    "spine_keys__user_id"."user_id",
+    "spine_keys__user_id"."__sqlfeat_ts",
+    CAST(COALESCE("p0"."__sqlfeat_n0", 0) - COALESCE("p2"."__sqlfeat_n0", 0) AS BIGINT) AS "clicks_30d",
+    CAST(CASE
+      WHEN COALESCE("p0"."__sqlfeat_n1", 0) - COALESCE("p1"."__sqlfeat_n1", 0) > 0
+      THEN CAST("p0"."__sqlfeat_s1" - COALESCE("p1"."__sqlfeat_s1", 0) AS DOUBLE) / CAST(COALESCE("p0"."__sqlfeat_n1", 0) - COALESCE("p1"."__sqlfeat_n1", 0) AS DOUBLE)
+    END AS DOUBLE) AS "dwell_seconds_mean_7d",
+    COALESCE("p0"."__sqlfeat_n1", 0) - COALESCE("p1"."__sqlfeat_n1", 0) > 0
+    AND NOT (
+      ISFINITE("p0"."__sqlfeat_a1")
+      AND "p0"."__sqlfeat_a1" <= 65536 * (
+        "p0"."__sqlfeat_a1" - COALESCE("p1"."__sqlfeat_a1", 0)
+      )
+    ) AS "__sqlfeat_flag"
+  FROM "spine_keys__user_id"
+  ASOF LEFT JOIN "user_click_stats__cum" AS "p0"
+    ON "spine_keys__user_id"."user_id" = "p0"."user_id"
+    AND "spine_keys__user_id"."__sqlfeat_ts" >= "p0"."__sqlfeat_event_ts"
+  ASOF LEFT JOIN "user_click_stats__cum" AS "p1"
+    ON "spine_keys__user_id"."user_id" = "p1"."user_id"
+    AND "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '604800' SECOND >= "p1"."__sqlfeat_event_ts"
+  ASOF LEFT JOIN "user_click_stats__cum" AS "p2"
+    ON "spine_keys__user_id"."user_id" = "p2"."user_id"
+    AND "spine_keys__user_id"."__sqlfeat_ts" - INTERVAL '2592000' SECOND >= "p2"."__sqlfeat_event_ts"
+), "user_click_stats__flagged" AS (
+  SELECT
+    "user_click_stats__probes"."user_id",
+    "user_click_stats__probes"."__sqlfeat_ts"
+  FROM "user_click_stats__probes"
   WHERE
-    "user_click_stats__slid"."__sqlfeat_kind" = 1
+    "user_click_stats__probes"."__sqlfeat_flag"
+), "user_click_stats__exact" AS (
+  SELECT
+    "user_click_stats__flagged"."user_id",
+    "user_click_stats__flagged"."__sqlfeat_ts",
+    CAST(AVG("s"."__sqlfeat_value_dwell_seconds") AS DOUBLE) AS "dwell_seconds_mean_7d"
+  FROM "user_click_stats__flagged"
+  JOIN "user_click_stats__source" AS "s"
+    ON "user_click_stats__flagged"."user_id" = "s"."user_id"
+    AND "s"."__sqlfeat_event_ts" <= "user_click_stats__flagged"."__sqlfeat_ts"
+    AND "s"."__sqlfeat_event_ts" > "user_click_stats__flagged"."__sqlfeat_ts" - INTERVAL '604800' SECOND
+  GROUP BY
+    "user_click_stats__flagged"."user_id",
+    "user_click_stats__flagged"."__sqlfeat_ts"
+), "user_click_stats__prefix" AS (
+  SELECT
+    "user_click_stats__probes"."user_id",
+    "user_click_stats__probes"."__sqlfeat_ts",
+    "user_click_stats__probes"."clicks_30d" AS "clicks_30d",
+    CASE
+      WHEN "user_click_stats__probes"."__sqlfeat_flag"
+      THEN "user_click_stats__exact"."dwell_seconds_mean_7d"
+      ELSE "user_click_stats__probes"."dwell_seconds_mean_7d"
+    END AS "dwell_seconds_mean_7d"
+  FROM "user_click_stats__probes"
+  LEFT JOIN "user_click_stats__exact"
+    ON "user_click_stats__probes"."user_id" = "user_click_stats__exact"."user_id"
+    AND "user_click_stats__probes"."__sqlfeat_ts" = "user_click_stats__exact"."__sqlfeat_ts"
 ), "user_click_stats__numbered" AS (
   SELECT
     "user_click_stats__source".*,
@@ -249,8 +291,8 @@ WITH "spine" AS (
 )
 SELECT
   "spine".*,
-  COALESCE("user_click_stats__windows"."clicks_30d", 0) AS "clicks_30d",
-  "user_click_stats__windows"."dwell_seconds_mean_7d" AS "dwell_seconds_mean_7d",
+  "user_click_stats__prefix"."clicks_30d" AS "clicks_30d",
+  "user_click_stats__prefix"."dwell_seconds_mean_7d" AS "dwell_seconds_mean_7d",
   "user_click_stats__last"."category_last_1d" AS "category_last_1d",
   CASE
     WHEN "user_clicks_30d"."__sqlfeat_event_ts" >= CASE
@@ -278,8 +320,8 @@ ASOF LEFT JOIN "user_clicks_30d__latest" AS "user_clicks_30d"
       ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
     END
   END >= "user_clicks_30d"."__sqlfeat_event_ts"
-LEFT JOIN "user_click_stats__windows"
-  ON "spine"."user_id" = "user_click_stats__windows"."user_id"
+LEFT JOIN "user_click_stats__prefix"
+  ON "spine"."user_id" = "user_click_stats__prefix"."user_id"
   AND CASE
     WHEN NOT TRY_CAST("spine"."event_timestamp" AS TIMESTAMPTZ_NS) IS NULL
     OR "spine"."event_timestamp" IS NULL
@@ -289,7 +331,7 @@ LEFT JOIN "user_click_stats__windows"
       THEN CAST('2262-04-11 00:00:00+00:00' AS TIMESTAMPTZ_NS)
       ELSE CAST('1677-09-22 00:00:00+00:00' AS TIMESTAMPTZ_NS)
     END
-  END = "user_click_stats__windows"."__sqlfeat_ts"
+  END = "user_click_stats__prefix"."__sqlfeat_ts"
 LEFT JOIN "user_click_stats__last"
   ON "spine"."user_id" = "user_click_stats__last"."user_id"
   AND CASE
