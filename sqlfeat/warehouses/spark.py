@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +56,8 @@ class SparkDialect(Dialect):
 
 
 DIALECT = SparkDialect()
+# The last line of a Python traceback: "package.module.SomeError: message".
+_RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Warning)\b[^:]*:")
 
 
 def _column_type(data_type) -> exp.DataType:
@@ -107,7 +110,14 @@ class SparkOfflineStore(OfflineStore):
         # Spark's first line names the table or column ("[TABLE_OR_VIEW_NOT_FOUND] The table or
         # view `db`.`t` cannot be found..."); then come hints, the JVM stack trace and the plan.
         text = str(err).strip()
-        return text.splitlines()[0].strip() if text else type(err).__name__
+        lines = [line.strip() for line in text.split("JVM stacktrace:")[0].splitlines() if line.strip()]
+        if not lines:
+            return type(err).__name__
+        if "Python worker" in lines[0]:
+            # An executor's Python task failed (an online write): its exception's own last line.
+            raised = [line for line in lines if _RAISED.match(line)]
+            return f"{lines[0].rstrip(':.')}: {raised[-1] if raised else lines[-1]}"
+        return lines[0]
 
     def _probe(self, sql: str) -> dict[str, exp.DataType]:
         # Analysis only: Spark resolves the columns without running anything.
