@@ -174,15 +174,20 @@ instead: the latest-values query runs as usual, `mapInArrow` hands each partitio
 to a task that opens the online store (Redis, DynamoDB) from `online_store` and calls the same
 `write_batch` the driver path calls (one record per entity, never replaced by an older row), and
 only the per-batch counts and rejected entities come back to the driver. Watermarks move as
-usual, only once every view's writes succeeded. The executors need sqlfeat and the online store's
-client installed and must reach the online store; in local mode they run this Python.
+usual, only once every view's writes succeeded; a failed task fails the run with its own error
+(`OnlineStoreError: ...`) and moves none. The executors need sqlfeat and the online store's client
+installed and must reach the online store; the `online_store` section (with its secrets) is sent
+to their tasks; in local mode they run this Python.
 
 Limits: a local session's catalog lives in the session (no metastore unless `spark_conf` sets one,
 e.g. `spark.sql.catalogImplementation: hive`), so tables created by one process are not seen by
 the next: keep sources as `path=` files or in a shared catalog. Without executors, the latest
 values of a view are collected on the driver before being written. Spark 4 runs with ANSI SQL on:
 a value that does not fit a narrower declared dtype (`Int32` over `BIGINT`) fails the query
-(`CAST_OVERFLOW`) instead of wrapping. `sqlfeat compile --dry-run` is BigQuery's only.
+(`CAST_OVERFLOW`) instead of wrapping. An unreachable Spark Connect server is retried by pyspark's
+client (minutes) before the error. A Connect token (`sc://host:port/;token=...`) and `spark_conf`
+values under keys holding `secret`, `password`, `token` or `credential` are never printed.
+`sqlfeat compile --dry-run` is BigQuery's only.
 """, "SparkSource"),
 }
 

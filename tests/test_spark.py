@@ -13,7 +13,7 @@ import pytest
 from conftest import write_repo
 from sqlfeat import Entity, FeatureStore, FeatureView, Field, FileSource, SparkSource, ValueType
 from sqlfeat.definitions import source_from_spec
-from sqlfeat.errors import ConfigError, DefinitionError, SchemaMismatchError, SqlfeatError, UsageError, WarehouseError
+from sqlfeat.errors import ConfigError, DefinitionError, SchemaMismatchError, SqlfeatError, WarehouseError
 from sqlfeat.types import Int64
 
 user = Entity(name="user_id", value_type=ValueType.INT64)
@@ -71,7 +71,7 @@ def test_spark_source_round_trips_through_the_registry_spec():
     [
         ({"spark_conf": {"spark.sql.session.timeZone": "Europe/Paris"}}, ConfigError, "sets it to UTC itself"),
         ({"remote": "http://host:15002"}, ConfigError, "offline_store.remote must be a Spark Connect URL"),
-        ({"materialize_partitions": 4}, UsageError, "needs materialize_on_executors"),
+        ({"materialize_partitions": 4}, ConfigError, "needs materialize_on_executors"),
     ],
 )
 def test_bad_spark_settings_name_the_key(tmp_path, spark_harness, options, error, message):
@@ -149,3 +149,14 @@ def test_to_table_writes_a_managed_table_and_spines_are_dropped_even_on_failure(
     with pytest.raises(SqlfeatError, match=name):
         job.to_df()
     assert _spines(store) == []
+
+
+def test_a_connect_token_and_secret_spark_conf_values_are_never_printed():
+    from sqlfeat.redact import redact
+    from sqlfeat.warehouses.spark import _register_secrets
+
+    _register_secrets({"remote": "sc://spark.internal:15002/;user_id=ml;token=tok-4f9a1c77",
+                       "spark_conf": {"spark.hadoop.fs.s3a.secret.key": "s3cr3t-value-9", "spark.master": "yarn"}})  # fmt: skip
+    text = redact("sc://spark.internal:15002/;user_id=ml;token=tok-4f9a1c77 refused; s3a key s3cr3t-value-9; master yarn")
+    assert "tok-4f9a1c77" not in text and "s3cr3t-value-9" not in text
+    assert "user_id=ml" in text and "master yarn" in text

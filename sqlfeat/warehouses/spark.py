@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import PositiveInt
 from sqlglot import exp
 
-from sqlfeat.errors import ConfigError, UsageError
+from sqlfeat.errors import ConfigError
 from sqlfeat.options import StoreOptions
-from sqlfeat.redact import redact
+from sqlfeat.redact import redact, register_secret
 from sqlfeat.warehouses.base import Dialect, OfflineStore
 
 if TYPE_CHECKING:
@@ -36,8 +36,6 @@ class SparkDialect(Dialect):
     INSTANT_UNIT = "us"
     # The session catalog's tables (parquet) have no REPLACE TABLE AS SELECT: DROP, then CREATE.
     CREATE_OR_REPLACE = False
-    # measured on local mode, 2 cores (benchmarks/spark.py): only the ratios steer the choice
-    COSTS = {**Dialect.COSTS, "window": 1.4e-7, "carry": 2e-8}
 
     def epoch_integer(self, instant: exp.Expression) -> exp.Expression:
         return exp.func("UNIX_MICROS", instant)
@@ -76,11 +74,10 @@ def _utc_timestamps(table: pa.Table) -> pa.Table:
 
     for index, f in enumerate(table.schema):
         if pa.types.is_timestamp(f.type):
-            unit = "us" if f.type.unit == "ns" else f.type.unit
             column = table.column(index)
             utc = column.cast(pa.timestamp(f.type.unit, tz="UTC")) if f.type.tz is None else column
-            # Spark holds microseconds: a nanosecond spine time is floored, as on every us warehouse.
-            table = table.set_column(index, f.name, utc.cast(pa.timestamp(unit, tz="UTC"), safe=False))
+            # Spark holds microseconds: finer digits are dropped, as on every microsecond warehouse.
+            table = table.set_column(index, f.name, utc.cast(pa.timestamp("us", tz="UTC"), safe=False))
     return table
 
 
@@ -204,9 +201,24 @@ def session_conf(options: dict[str, Any]) -> dict[str, str]:
     return {**({} if remote else LOCAL_CONF), **given, **UTC}
 
 
+def _register_secrets(options: dict[str, Any]) -> None:
+    """A Spark Connect token (``sc://host:port/;token=...``) and spark_conf values under secret-looking
+    keys (``spark.hadoop.fs.s3a.secret.key``...) are never printed."""
+    for part in str(options.get("remote") or "").split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "token":
+            register_secret(value)
+    for key, value in (options.get("spark_conf") or {}).items():
+        if any(word in str(key).lower() for word in ("secret", "password", "token", "credential")):
+            register_secret(value)
+
+
 def connect(options: dict[str, Any], repo_path: Path) -> SparkOfflineStore:
     from pyspark.sql import SparkSession
 
+    _register_secrets(options)
+    if options.get("materialize_partitions") and not options.get("materialize_on_executors"):
+        raise ConfigError("offline_store.materialize_partitions needs materialize_on_executors: true")
     conf = session_conf(options)
     builder = SparkSession.builder
     remote = options.get("remote")
@@ -232,9 +244,7 @@ def connect(options: dict[str, Any], repo_path: Path) -> SparkOfflineStore:
         # getOrCreate hands back a running session as it is: its time zone is set again.
         session.conf.set("spark.sql.session.timeZone", "UTC")
     except Exception as err:  # a missing Java, an unreachable server: many classes
-        where = "offline_store.remote" if remote or conf.get("spark.remote") else "a local session"
+        where = "offline_store.remote" if remote else "offline_store.spark_conf spark.remote" if conf.get("spark.remote") else "a local session"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"cannot start Spark with {where}: {redact(first)}") from None
-    if options.get("materialize_partitions") and not options.get("materialize_on_executors"):
-        raise UsageError("offline_store.materialize_partitions needs materialize_on_executors: true")
     return SparkOfflineStore(session, bool(options.get("materialize_on_executors")), options.get("materialize_partitions"))
