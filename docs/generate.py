@@ -198,7 +198,8 @@ The shared behaviour suite (`tests/test_pit_properties.py`, `tests/test_pit_edge
 against a real server, and compares with a plain-pandas reference: PostgreSQL 15 on the machine,
 Snowflake through `snowflake-connector-python` against a fakesnow server, BigQuery through
 `google-cloud-bigquery` against a local-bigquery server (see [emulators](emulators.md)), Spark
-through pyspark in local mode (one session for the whole run). Because
+through pyspark in local mode (one session for the whole run), and once through pyspark's own
+Spark Connect server (`remote:`). Because
 the stand-ins are permissive, every emitted statement is also parsed back with sqlglot at error
 level RAISE for its dialect, and golden SQL per dialect lives in `tests/golden/`. Known gaps are
 declared on the tests with a reason (e.g. these warehouses store microseconds, so a source time
