@@ -176,8 +176,8 @@ to a task that opens the online store (Redis, DynamoDB) from `online_store` and 
 only the per-batch counts and rejected entities come back to the driver. Watermarks move as
 usual, only once every view's writes succeeded; a failed task fails the run with its own error
 (`OnlineStoreError: ...`) and moves none. The executors need sqlfeat and the online store's client
-installed and must reach the online store; the `online_store` section (with its secrets) is sent
-to their tasks; in local mode they run this Python.
+installed and must reach the online store (so SQLite, a local file, is refused); the
+`online_store` section (with its secrets) is sent to their tasks; in local mode they run this Python.
 
 Limits: a local session's catalog lives in the session (no metastore unless `spark_conf` sets one,
 e.g. `spark.sql.catalogImplementation: hive`), so tables created by one process are not seen by

@@ -160,3 +160,16 @@ def test_a_connect_token_and_secret_spark_conf_values_are_never_printed():
     text = redact("sc://spark.internal:15002/;user_id=ml;token=tok-4f9a1c77 refused; s3a key s3cr3t-value-9; master yarn")
     assert "tok-4f9a1c77" not in text and "s3cr3t-value-9" not in text
     assert "user_id=ml" in text and "master yarn" in text
+
+
+def test_executor_writes_into_a_local_sqlite_file_are_refused(tmp_path, spark_harness):
+    from datetime import datetime, timezone
+
+    offline = {**spark_harness.offline_store, "materialize_on_executors": True}
+    repo = write_repo(tmp_path / "repo", offline_store=offline)  # online_store: sqlite
+    naive_clicks(repo / "data" / "clicks.parquet")
+    store = FeatureStore(repo_path=repo)
+    store.apply([user, view(FileSource(path="data/clicks.parquet", timestamp_field="ts"))])
+    with pytest.raises(ConfigError, match="online_store type sqlite is a local file"):
+        store.materialize_incremental(datetime(2024, 2, 1, tzinfo=timezone.utc))
+    assert store.registry.materialization("clicks") is None

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlfeat.compiler import plan_view
-from sqlfeat.errors import FeatureReferenceError, OnlineStoreError, RejectedEntitiesError, UsageError, WarehouseError
+from sqlfeat.errors import ConfigError, FeatureReferenceError, OnlineStoreError, RejectedEntitiesError, UsageError, WarehouseError
 from sqlfeat.online.base import OnlineView
 from sqlfeat.online.teardown import run_teardowns
 
@@ -269,6 +269,13 @@ def _write(store: StoreSurface, online: OnlineStore, layout: OnlineView, sql: st
     offline = store.offline_store
     if offline.executors:
         from sqlfeat.online.executors import partition_writer, results
+
+        if online.TYPE == "sqlite":
+            raise ConfigError(
+                f"offline_store.materialize_on_executors has {offline.dialect.TITLE}'s executors write the online "
+                "store, which must be one they all reach (redis, dynamodb); online_store type sqlite is a local file: "
+                "use redis or dynamodb, or remove materialize_on_executors"
+            )
 
         task = partition_writer(store.config.online_store, store.project, store.config.repo_path, layout)
         yield from results(offline.map_partitions(sql, task))
