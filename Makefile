@@ -42,3 +42,5 @@ include mk/services.mk
 include mk/browser.mk
 # dbt-core and its DuckDB/PostgreSQL adapters for the dbt interop tests: see mk/dbt.mk.
 include mk/dbt.mk
+# A Java runtime for pyspark's local mode (the Spark warehouse's tests): see mk/spark.mk.
+include mk/spark.mk

@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 INTRO = """\
 # Warehouses
 
-The same definitions run on four warehouses; `offline_store.type` in `feature_store.yaml` picks
+The same definitions run on five warehouses; `offline_store.type` in `feature_store.yaml` picks
 one. The point-in-time algorithm exists once (`sqlfeat/compiler/pit.py`); each warehouse is one
 file in `sqlfeat/warehouses/` holding its differences as flags and small rewrites, plus its client.
 `sqlfeat compile --dialect <name>` prints any of them with only the base install and no
@@ -33,18 +33,18 @@ user_clicks_30d = FeatureView(
 )
 ```
 
-| | DuckDB | PostgreSQL | BigQuery | Snowflake |
-| --- | --- | --- | --- | --- |
-| strategies | `asof`, `carry`, `window` | `carry`, `window`, `lateral` | `carry`, `window` | `carry`, `window` |
-| `auto` picks | by estimated cost from source statistics (rows, keys, span; cached per file version) | by estimated cost (statistics read once per connection) | `carry` (no statistics scan: scans are billed) | `carry` (no statistics scan: scans spend credits) |
-| instant type (all comparisons) | `TIMESTAMPTZ_NS` (nanoseconds) | `TIMESTAMPTZ` (microseconds) | `TIMESTAMP` (microseconds) | `TIMESTAMP_TZ` |
-| naive timestamp columns | `TIMESTAMP`, read as UTC (session `TimeZone = 'UTC'`) | `timestamp`, read as UTC (session `TIME ZONE 'UTC'`) | `DATETIME`, read as UTC (BigQuery's default) | `TIMESTAMP_NTZ`, read as UTC (session `TIMEZONE = 'UTC'`) |
-| QUALIFY | yes | rewritten by sqlglot to a subquery | yes (with `WHERE TRUE`, which older BigQuery required) | yes |
-| sources | `FileSource` (parquet), `DuckDBSource` | `PostgreSQLSource` | `BigQuerySource` | `SnowflakeSource` |
-| spines and sources | DataFrame, table or `SELECT` spines; `table=` or `query=` sources | the same | the same | the same |
-| `Array(...)` features | lists (`BIGINT[]`...) | arrays (`int8[]`...) | `ARRAY<...>` (no NULL arrays there: a missing value reads as `[]`) | refused at apply: `ARRAY` is semi-structured (VARIANT elements of any type) |
-| DataFrame spine upload | zero-copy Arrow registration | `COPY` into a temporary table | Parquet load job into an expiring table in `dataset` | temporary table, batched `INSERT` |
-| result | Arrow | rows to Arrow (server-side cursor when streaming) | Arrow | Arrow |
+| | DuckDB | PostgreSQL | BigQuery | Snowflake | Spark |
+| --- | --- | --- | --- | --- | --- |
+| strategies | `asof`, `carry`, `window` | `carry`, `window`, `lateral` | `carry`, `window` | `carry`, `window` | `carry`, `window` |
+| `auto` picks | by estimated cost from source statistics (rows, keys, span; cached per file version) | by estimated cost (statistics read once per connection) | `carry` (no statistics scan: scans are billed) | `carry` (no statistics scan: scans spend credits) | by estimated cost (statistics read once per connection) |
+| instant type (all comparisons) | `TIMESTAMPTZ_NS` (nanoseconds) | `TIMESTAMPTZ` (microseconds) | `TIMESTAMP` (microseconds) | `TIMESTAMP_TZ` | `TIMESTAMP` (microseconds) |
+| naive timestamp columns | `TIMESTAMP`, read as UTC (session `TimeZone = 'UTC'`) | `timestamp`, read as UTC (session `TIME ZONE 'UTC'`) | `DATETIME`, read as UTC (BigQuery's default) | `TIMESTAMP_NTZ`, read as UTC (session `TIMEZONE = 'UTC'`) | `TIMESTAMP_NTZ`, read as UTC (`spark.sql.session.timeZone=UTC`, always) |
+| QUALIFY | yes | rewritten by sqlglot to a subquery | yes (with `WHERE TRUE`, which older BigQuery required) | yes | rewritten by sqlglot to a subquery |
+| sources | `FileSource` (parquet), `DuckDBSource` | `PostgreSQLSource` | `BigQuerySource` | `SnowflakeSource` | `SparkSource` (table, query or files), `FileSource` (parquet) |
+| spines and sources | DataFrame, table or `SELECT` spines; `table=` or `query=` sources | the same | the same | the same | the same, and `path=` sources |
+| `Array(...)` features | lists (`BIGINT[]`...) | arrays (`int8[]`...) | `ARRAY<...>` (no NULL arrays there: a missing value reads as `[]`) | refused at apply: `ARRAY` is semi-structured (VARIANT elements of any type) | `ARRAY<...>` |
+| DataFrame spine upload | zero-copy Arrow registration | `COPY` into a temporary table | Parquet load job into an expiring table in `dataset` | temporary table, batched `INSERT` | `createDataFrame` from Arrow, as a temporary view |
+| result | Arrow | rows to Arrow (server-side cursor when streaming) | Arrow | Arrow | Arrow (`DataFrame.toArrow()`) |
 
 ## Strategies, and `compile --explain`
 
@@ -136,6 +136,59 @@ same time-range filter lets Snowflake prune micro-partitions on the event time c
 own `ASOF JOIN ... MATCH_CONDITION` is not used yet: sqlglot does not write it and the local
 stand-in cannot parse it.
 """, "SnowflakeSource"),
+    "spark": ("Spark", """\
+```yaml
+offline_store:
+  type: spark
+  spark_conf:                       # Feast's key: any Spark setting, passed to the session builder
+    spark.master: "local[*]"        # the default; or yarn, k8s://..., spark://host:7077
+    spark.sql.shuffle.partitions: "8"
+  # remote: sc://spark-connect.internal:15002    # a Spark Connect server instead of a local session
+  # materialize_on_executors: true              # online writes from the executors (below)
+  # materialize_partitions: 16                  # how many writing tasks (default: the result's partitions)
+```
+`pip install 'sqlfeat[spark]'` (pyspark 4, with its Spark Connect client); a local session needs a
+Java runtime (`make` installs Debian's `openjdk-17-jre-headless` when `java` is missing). Without
+`remote` and `spark.master`, sqlfeat starts a local session (`local[*]`, no UI, Arrow transfers).
+`remote: sc://host:port` (or `spark_conf: {spark.remote: sc://host:port}`) connects to a Spark
+Connect server instead. The session time zone is always UTC: sqlfeat sets
+`spark.sql.session.timeZone=UTC` on the session it gets (a running one too) and refuses another
+value in `spark_conf`, so `TIMESTAMP` columns are instants and `TIMESTAMP_NTZ` columns and naive
+DataFrame times are read as UTC, whatever the machine's zone. Spark keeps microseconds.
+
+Sources: `SparkSource(table="db.clicks")` (a table of the session's catalog), `SparkSource(query=
+"SELECT ...")`, or `SparkSource(path="data/clicks", file_format="parquet")` (also `orc`, `json`,
+`avro`, `delta` where the session has their packages), read in place as `` parquet.`/path` ``; a
+relative path is relative to the feature repo. A `FileSource` parquet path reads the same way, so
+a DuckDB repo runs on Spark by changing `offline_store` only. Strategies: `carry` and `window`
+(no ASOF or LATERAL join); `auto` chooses by cost from source statistics (one aggregate query per
+source per connection). DataFrame spines become temporary views (`createDataFrame` from Arrow,
+dropped after the query), results come back with `DataFrame.toArrow()`. `job.to_table("db.t")`
+and saved datasets (`SavedDatasetSparkStorage(table="db.t")`) are managed tables written by
+`CREATE TABLE AS` (replacing one is `DROP TABLE` then `CREATE TABLE AS`: Spark's session catalog
+has no `REPLACE TABLE AS SELECT`; a saved dataset replaces only a table it saved itself).
+
+Materialization: by default the latest values are fetched as Arrow on the driver and written
+batch by batch, as on every warehouse. With `materialize_on_executors: true`, the executors write
+instead: the latest-values query runs as usual, `mapInArrow` hands each partition's Arrow batches
+to a task that opens the online store (Redis, DynamoDB) from `online_store` and calls the same
+`write_batch` the driver path calls (one record per entity, never replaced by an older row), and
+only the per-batch counts and rejected entities come back to the driver. Watermarks move as
+usual, only once every view's writes succeeded; a failed task fails the run with its own error
+(`OnlineStoreError: ...`) and moves none. The executors need sqlfeat and the online store's client
+installed and must reach the online store (so SQLite, a local file, is refused); the
+`online_store` section (with its secrets) is sent to their tasks; in local mode they run this Python.
+
+Limits: a local session's catalog lives in the session (no metastore unless `spark_conf` sets one,
+e.g. `spark.sql.catalogImplementation: hive`), so tables created by one process are not seen by
+the next: keep sources as `path=` files or in a shared catalog. Without executors, the latest
+values of a view are collected on the driver before being written. Spark 4 runs with ANSI SQL on:
+a value that does not fit a narrower declared dtype (`Int32` over `BIGINT`) fails the query
+(`CAST_OVERFLOW`) instead of wrapping. An unreachable Spark Connect server is retried by pyspark's
+client (minutes) before the error. A Connect token (`sc://host:port/;token=...`) and `spark_conf`
+values under keys holding `secret`, `password`, `token` or `credential` are never printed.
+`sqlfeat compile --dry-run` is BigQuery's only.
+""", "SparkSource"),
 }
 
 OUTRO = """\
@@ -144,7 +197,9 @@ The shared behaviour suite (`tests/test_pit_properties.py`, `tests/test_pit_edge
 `tests/test_warehouse_suite.py`) runs every case on every warehouse through its real Python client
 against a real server, and compares with a plain-pandas reference: PostgreSQL 15 on the machine,
 Snowflake through `snowflake-connector-python` against a fakesnow server, BigQuery through
-`google-cloud-bigquery` against a local-bigquery server (see [emulators](emulators.md)). Because
+`google-cloud-bigquery` against a local-bigquery server (see [emulators](emulators.md)), Spark
+through pyspark in local mode (one session for the whole run), and once through pyspark's own
+Spark Connect server (`remote:`). Because
 the stand-ins are permissive, every emitted statement is also parsed back with sqlglot at error
 level RAISE for its dialect, and golden SQL per dialect lives in `tests/golden/`. Known gaps are
 declared on the tests with a reason (e.g. these warehouses store microseconds, so a source time
@@ -272,14 +327,14 @@ def render_aggregations() -> str:
 
 def render() -> str:
     sys.path.insert(0, str(HERE.parent / "tests"))
-    from sqlfeat import BigQuerySource, DuckDBSource, Entity, FeatureView, Field, PostgreSQLSource, SnowflakeSource
+    from sqlfeat import BigQuerySource, DuckDBSource, Entity, FeatureView, Field, PostgreSQLSource, SnowflakeSource, SparkSource
     from sqlfeat import ValueType
     from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
     from sqlfeat.types import Int64, String
     from sqlfeat.warehouses import get_dialect
 
     classes = {"DuckDBSource": DuckDBSource, "PostgreSQLSource": PostgreSQLSource,
-               "BigQuerySource": BigQuerySource, "SnowflakeSource": SnowflakeSource}  # fmt: skip
+               "BigQuerySource": BigQuerySource, "SnowflakeSource": SnowflakeSource, "SparkSource": SparkSource}  # fmt: skip
     user = Entity(name="user_id", value_type=ValueType.INT64)
     parts = [INTRO]
     from sqlfeat.warehouses import WAREHOUSES
@@ -322,7 +377,7 @@ connection string) are never printed: see [security](security.md). Errors exit w
 ```yaml
 project: shop                      # letters, digits, underscores; prefixes every online key
 registry: data/registry.json       # or {path: ..., registry_type: file}
-offline_store: {type: duckdb}      # duckdb (Feast: file), postgres, bigquery, snowflake
+offline_store: {type: duckdb}      # duckdb (Feast: file), postgres, bigquery, snowflake, spark
 online_store: {type: sqlite, path: data/online_store.db}   # sqlite, redis, dynamodb
 strict_dtypes: false               # sqlfeat's own settings: below
 feature_server: {port: 6566}       # `sqlfeat serve`: below

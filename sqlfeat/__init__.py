@@ -28,8 +28,10 @@ from sqlfeat.definitions import (
     SavedDatasetFileStorage,
     SavedDatasetPostgreSQLStorage,
     SavedDatasetSnowflakeStorage,
+    SavedDatasetSparkStorage,
     SavedDatasetStorage,
     SnowflakeSource,
+    SparkSource,
     on_demand_feature_view,
 )
 from sqlfeat.errors import SqlfeatError
@@ -62,8 +64,10 @@ __all__ = [
     "SavedDatasetFileStorage",
     "SavedDatasetPostgreSQLStorage",
     "SavedDatasetSnowflakeStorage",
+    "SavedDatasetSparkStorage",
     "SavedDatasetStorage",
     "SnowflakeSource",
+    "SparkSource",
     "SqlfeatError",
     "ValueType",
     "__version__",

@@ -84,6 +84,8 @@ from services.fixtures import (  # noqa: E402,F401
 )
 from warehouses import TARGETS, Harness  # noqa: E402
 
+from sqlfeat.errors import SqlfeatError  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def run_id() -> str:
@@ -113,6 +115,19 @@ def bigquery_harness(bigquery_info, run_id):
     from warehouses import bigquery_harness
 
     return bigquery_harness(bigquery_info, run_id)
+
+
+@pytest.fixture(scope="session")
+def spark_harness(run_id, tmp_path_factory):
+    """The run's one SparkSession (local mode) and database; without Java or pyspark the Spark
+    tests fail under CI=true (or SQLFEAT_REQUIRE_SERVICES=1) and are skipped otherwise."""
+    from services.fixtures import _unavailable
+    from warehouses import spark_harness
+
+    try:
+        return spark_harness(run_id, tmp_path_factory.mktemp("spark-warehouse"))
+    except (ImportError, RuntimeError, SqlfeatError) as err:
+        _unavailable("Spark", err)
 
 
 @pytest.fixture(params=TARGETS)

@@ -27,6 +27,7 @@ SECTIONS = {
         "postgres": {"host": "h", "port": 5432, "database": "d", "user": "u", "password": "p", "sslmode": "require"},
         "bigquery": {"project": "p", "dataset": "d", "location": "EU"},
         "snowflake": {"account": "a", "user": "u", "password": "p", "database": "d", "schema": "s", "warehouse": "w"},
+        "spark": {"spark_conf": {"spark.master": "local[2]"}, "remote": "sc://h:15002", "materialize_on_executors": True},
     },
     "online_store": {
         "sqlite": {"path": "data/o.db"},

@@ -23,6 +23,7 @@ from sqlfeat import (
     FileSource,
     PostgreSQLSource,
     SnowflakeSource,
+    SparkSource,
     ValueType,
 )
 from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
@@ -35,7 +36,7 @@ REPO = Path("/repo")
 user = Entity(name="user_id", value_type=ValueType.INT64)
 pair = Entity(name="user_merchant", join_keys=["user_id", "merchant_id"])
 ENTITIES = {e.name: e for e in (user, pair)}
-TABLE_SOURCES = {"postgres": PostgreSQLSource, "bigquery": BigQuerySource, "snowflake": SnowflakeSource}
+TABLE_SOURCES = {"postgres": PostgreSQLSource, "bigquery": BigQuerySource, "snowflake": SnowflakeSource, "spark": SparkSource}
 
 
 def views_for(dialect: str) -> dict[str, FeatureView]:
@@ -111,7 +112,7 @@ CASES = {
                                   bounds=(datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 3, 1, tzinfo=timezone.utc))),
                             "carry", False),
 }
-DIALECTS = ["duckdb", "postgres", "bigquery", "snowflake"]
+DIALECTS = ["duckdb", "postgres", "bigquery", "snowflake", "spark"]
 # ASOF JOIN is DuckDB's alone, the lateral strategy PostgreSQL's.
 ABLE = {"asof": {"duckdb"}, "lateral": {"postgres"}}
 PAIRS = [(d, c) for d in DIALECTS for c in sorted(CASES) if d in ABLE.get(CASES[c][2], {d})]

@@ -41,10 +41,20 @@ SEEDS = list(range(30))
 # the DuckDB runs of the same SQL already pin down. Every target still runs every kind of case.
 from warehouses import TARGETS  # noqa: E402
 
-SEED_RUNS = [
-    (target, seed) for target in TARGETS for seed in SEEDS
-    if target.startswith("duckdb") or target.endswith("carry") or seed % 3 == 0
-]  # fmt: skip
+
+def _runs(target: str, seed: int) -> bool:
+    if target.startswith("duckdb"):
+        return True
+    if target.startswith("spark"):
+        # A deliberate subset on Spark, whose local mode takes ~2 s a scenario (query planning and
+        # stages, not data): a fifth of the seeds per strategy, different ones for each, which with
+        # the hypothesis examples below and the edge-case suite keeps Spark's share of the suite
+        # near 4 minutes on 2 cores.
+        return seed % 5 == (0 if target.endswith("carry") else 2)
+    return target.endswith("carry") or seed % 3 == 0
+
+
+SEED_RUNS = [(target, seed) for target in TARGETS for seed in SEEDS if _runs(target, seed)]
 
 
 def check_scenario(sc, repo_dir) -> None:

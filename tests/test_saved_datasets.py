@@ -22,6 +22,7 @@ from sqlfeat import (
     SavedDatasetFileStorage,
     SavedDatasetPostgreSQLStorage,
     SavedDatasetSnowflakeStorage,
+    SavedDatasetSparkStorage,
     ValueType,
 )
 from sqlfeat.errors import OutputPathError, RegistryError, UsageError
@@ -29,7 +30,7 @@ from sqlfeat.types import Float64, Int64
 
 STORAGE = {
     "duckdb": SavedDatasetDuckDBStorage, "postgres": SavedDatasetPostgreSQLStorage,
-    "bigquery": SavedDatasetBigQueryStorage, "snowflake": SavedDatasetSnowflakeStorage,
+    "bigquery": SavedDatasetBigQueryStorage, "snowflake": SavedDatasetSnowflakeStorage, "spark": SavedDatasetSparkStorage,
 }  # fmt: skip
 T0 = pd.Timestamp("2024-03-01", tz="UTC")
 USER = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)

@@ -96,17 +96,17 @@ def test_staged_spine_is_dropped_even_when_the_query_fails(postgres_harness, tmp
 def test_compile_needs_no_driver_and_no_connection(tmp_path):
     code = """
 import sys
-for driver in ("psycopg", "snowflake", "snowflake.connector", "google.cloud.bigquery", "google"):
+for driver in ("psycopg", "snowflake", "snowflake.connector", "google.cloud.bigquery", "google", "pyspark"):
     sys.modules[driver] = None  # importing any of them now fails
 from sqlfeat.compiler import Spine, compile_point_in_time, plan_retrieval
 from sqlfeat.warehouses import get_dialect
 sys.path.insert(0, {tests!r})
 from test_golden_sql import ENTITIES, REPO, views_for
-for name in ("duckdb", "postgres", "bigquery", "snowflake"):
+for name in ("duckdb", "postgres", "bigquery", "snowflake", "spark"):
     dialect = get_dialect(name)
     plan = plan_retrieval(["user_clicks_30d:click_count"], views_for(name), ENTITIES)
     print(name, len(dialect.render(compile_point_in_time(plan, Spine("t", "ts"), dialect, REPO))))
 """.format(tests=str(__import__("pathlib").Path(__file__).parent))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert [line.split()[0] for line in out.stdout.splitlines()] == ["duckdb", "postgres", "bigquery", "snowflake"]
+    assert [line.split()[0] for line in out.stdout.splitlines()] == ["duckdb", "postgres", "bigquery", "snowflake", "spark"]

@@ -208,5 +208,5 @@ def test_a_value_outside_a_narrower_dtype_is_an_error_on_every_warehouse(warehou
         warnings.simplefilter("ignore")
         store.apply([driver, view])
     spine = pd.DataFrame({"driver_id": [1001, 1002], "event_timestamp": [T0, T0]})
-    with pytest.raises(SqlfeatError, match="out of range|does not fit its declared dtype Int32"):
+    with pytest.raises(SqlfeatError, match="out of range|overflow|does not fit its declared dtype Int32"):
         store.get_historical_features(spine, ["stats:trips"], strategy=warehouse.strategy).to_arrow()

@@ -7,6 +7,7 @@ take); the others write real tables through sqlfeat's own warehouse client.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pyarrow as pa
 # must give the same rows (ties and TTL bounds included).
 TARGETS = [
     "duckdb-asof", "duckdb-carry", "duckdb-window", "postgres-carry", "postgres-lateral", "postgres-window",
-    "snowflake-carry", "snowflake-window", "bigquery-carry", "bigquery-window",
+    "snowflake-carry", "snowflake-window", "bigquery-carry", "bigquery-window", "spark-carry", "spark-window",
 ]
 
 
@@ -50,7 +51,7 @@ class Harness:
             store.write_arrow(pa.Table.from_pandas(frame, preserve_index=False), table)
         source_class = {
             "postgres": sqlfeat.PostgreSQLSource, "snowflake": sqlfeat.SnowflakeSource,
-            "bigquery": sqlfeat.BigQuerySource,
+            "bigquery": sqlfeat.BigQuerySource, "spark": sqlfeat.SparkSource,
         }[self.name]  # fmt: skip
         if query:
             return source_class(query=f"SELECT * FROM {self.quoted(table)}", name=name, **kwargs)
@@ -104,3 +105,26 @@ def bigquery_harness(info: dict[str, Any], dataset: str) -> Harness:
     options = {"type": "bigquery", "project": info["project"], "dataset": dataset,
                "api_endpoint": info["endpoint"], "anonymous": True}  # fmt: skip
     return Harness("bigquery", options, f"{info['project']}.{dataset}")
+
+
+# One small local session for the whole test run: 2 shuffle partitions, no UI, tables under a
+# temporary warehouse folder. Every FeatureStore of the run gets this session back (getOrCreate).
+SPARK_TEST_CONF = {
+    "spark.master": "local[2]", "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+}  # fmt: skip
+
+
+def spark_harness(database: str, warehouse_dir: Path) -> Harness:
+    """Start the session (a missing Java or pyspark raises) and create the run's database."""
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise RuntimeError("no Java runtime (java not on PATH, JAVA_HOME unset): make installs openjdk-17-jre-headless")
+    from sqlfeat.warehouses import spark
+
+    options = {"type": "spark", "spark_conf": {**SPARK_TEST_CONF, "spark.sql.warehouse.dir": str(warehouse_dir)}}
+    with spark.connect(options, warehouse_dir) as store:
+        store.session.sparkContext.setLogLevel("OFF")  # failures reach the tests as errors
+        store.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`", "creating the test database")
+    return Harness("spark", options, database)

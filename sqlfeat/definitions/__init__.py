@@ -22,6 +22,7 @@ from sqlfeat.definitions.saved_dataset import (
     SavedDatasetFileStorage,
     SavedDatasetPostgreSQLStorage,
     SavedDatasetSnowflakeStorage,
+    SavedDatasetSparkStorage,
     SavedDatasetStorage,
 )
 from sqlfeat.definitions.sources import (
@@ -31,6 +32,7 @@ from sqlfeat.definitions.sources import (
     FileSource,
     PostgreSQLSource,
     SnowflakeSource,
+    SparkSource,
     source_from_spec,
 )
 from sqlfeat.definitions.spec import fingerprint
@@ -58,8 +60,10 @@ __all__ = [
     "SavedDatasetFileStorage",
     "SavedDatasetPostgreSQLStorage",
     "SavedDatasetSnowflakeStorage",
+    "SavedDatasetSparkStorage",
     "SavedDatasetStorage",
     "SnowflakeSource",
+    "SparkSource",
     "fingerprint",
     "on_demand_feature_view",
     "source_from_spec",

@@ -3,7 +3,7 @@ warehouse and recorded in the registry with the exact SQL that built it.
 
 Storage classes describe a place, nothing more: a table of the configured warehouse
 (``SavedDatasetPostgreSQLStorage(table_ref=...)``, ``SavedDatasetBigQueryStorage(table=...)``,
-``SavedDatasetSnowflakeStorage(table_ref=...)``, sqlfeat's ``SavedDatasetDuckDBStorage(table=...)``
+``SavedDatasetSnowflakeStorage(table_ref=...)``, ``SavedDatasetSparkStorage(table=...)``, sqlfeat's ``SavedDatasetDuckDBStorage(table=...)``
 for a DuckDB database file) or, on DuckDB, a parquet file (``SavedDatasetFileStorage(path=...)``).
 Writing and reading them is ``sqlfeat/saved_datasets.py``'s.
 """
@@ -123,9 +123,23 @@ class SavedDatasetSnowflakeStorage(_TableStorage):
         super().__init__(table_ref)
 
 
+class SavedDatasetSparkStorage(_TableStorage):
+    """A managed table of Spark's catalog (Feast's ``table=``; its ``query``/``path`` forms are
+    not places sqlfeat writes to)."""
+
+    kind = "spark"
+    warehouse = "spark"
+
+    def __init__(self, table: str | None = None, query: str | None = None, path: str | None = None,
+                 file_format: Any = None) -> None:  # fmt: skip
+        if query or path or file_format:
+            raise DefinitionError("SavedDatasetSparkStorage: sqlfeat writes saved datasets as tables; pass table=...")
+        super().__init__(table)  # type: ignore[arg-type]
+
+
 _STORAGES = (
     SavedDatasetFileStorage, SavedDatasetDuckDBStorage, SavedDatasetPostgreSQLStorage, SavedDatasetBigQueryStorage,
-    SavedDatasetSnowflakeStorage,
+    SavedDatasetSnowflakeStorage, SavedDatasetSparkStorage,
 )  # fmt: skip
 
 

@@ -157,10 +157,44 @@ class SnowflakeSource(TableSource):
         super().__post_init__(event_timestamp_column)
 
 
+# File formats a SparkSource(path=...) reads with Spark SQL's `format`.`path` relation.
+SPARK_FILE_FORMATS = ("parquet", "orc", "json", "avro", "delta")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SparkSource(TableSource):
+    """A table (``db.table`` in Spark's catalog), a query, or files read by Spark SQL (``path``
+    with ``file_format``: parquet, orc, json, avro, delta): exactly one of the three. A relative
+    ``path`` is relative to the feature repo."""
+
+    kind: ClassVar[str] = "spark"
+
+    path: str | None = None
+    file_format: str | None = None
+
+    def __post_init__(self, event_timestamp_column: str | None) -> None:
+        given = [key for key in ("table", "query", "path") if getattr(self, key)]
+        if len(given) != 1:
+            raise DefinitionError("SparkSource needs exactly one of table=..., query=... or path=...")
+        if self.path:
+            file_format = str(self.file_format or "parquet").lower()
+            if file_format not in SPARK_FILE_FORMATS:
+                raise DefinitionError(f"SparkSource {self.path!r}: file_format must be one of {', '.join(SPARK_FILE_FORMATS)}, got {self.file_format!r}")
+            object.__setattr__(self, "file_format", file_format)
+        elif self.file_format:
+            raise DefinitionError("SparkSource: file_format goes with path=..., not with table or query")
+        DataSource.__post_init__(self, event_timestamp_column)
+        if self.partition_column is not None:
+            check_name(f"source {self.name!r} partition_column", self.partition_column)
+
+    def default_name(self) -> str:
+        return self.table or self.path or ""
+
+
 _WRITTEN_WHEN_SET = frozenset({"partition_column"})
 
 _SOURCE_KINDS: dict[str, type[DataSource]] = {
-    cls.kind: cls for cls in (FileSource, DuckDBSource, PostgreSQLSource, BigQuerySource, SnowflakeSource)
+    cls.kind: cls for cls in (FileSource, DuckDBSource, PostgreSQLSource, BigQuerySource, SnowflakeSource, SparkSource)
 }
 
 

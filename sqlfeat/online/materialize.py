@@ -19,13 +19,13 @@ Nothing here prints: progress goes to an ``on_progress`` callback (the CLI draws
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlfeat.compiler import plan_view
-from sqlfeat.errors import FeatureReferenceError, OnlineStoreError, RejectedEntitiesError, UsageError, WarehouseError
+from sqlfeat.errors import ConfigError, FeatureReferenceError, OnlineStoreError, RejectedEntitiesError, UsageError, WarehouseError
 from sqlfeat.online.base import OnlineView
 from sqlfeat.online.teardown import run_teardowns
 
@@ -228,8 +228,8 @@ def _run(
         layout = OnlineView.from_request(store.project, plan_view(run.view, views, entities))
         sql = store.compile_latest_values(run.view, run.end, run.start)
         try:
-            for batch in store.offline_store.fetch_batches(sql, batch_rows):
-                run.add(online.write_batch(layout, batch))
+            for result in _write(store, online, layout, sql, batch_rows):
+                run.add(result)
                 run.batches += 1
                 notify(report, run)
         except (OnlineStoreError, WarehouseError) as err:
@@ -261,6 +261,27 @@ def _run(
         # the run still fails, loudly, so that no caller takes it for a complete one.
         raise report.rejection_error(online.describe())
     return report
+
+
+def _write(store: StoreSurface, online: OnlineStore, layout: OnlineView, sql: str, batch_rows: int) -> Iterator[WriteResult]:
+    """Each batch of the latest values written online: streamed here and written by this process,
+    or (a warehouse with executors configured to) written by the warehouse's executors."""
+    offline = store.offline_store
+    if offline.executors:
+        from sqlfeat.online.executors import partition_writer, results
+
+        if online.TYPE == "sqlite":
+            raise ConfigError(
+                f"offline_store.materialize_on_executors has {offline.dialect.TITLE}'s executors write the online "
+                "store, which must be one they all reach (redis, dynamodb); online_store type sqlite is a local file: "
+                "use redis or dynamodb, or remove materialize_on_executors"
+            )
+
+        task = partition_writer(store.config.online_store, store.project, store.config.repo_path, layout)
+        yield from results(offline.map_partitions(sql, task))
+        return
+    for batch in offline.fetch_batches(sql, batch_rows):
+        yield online.write_batch(layout, batch)
 
 
 def _record(store: StoreSurface, report: MaterializationReport, fingerprints: dict[str, str | None]) -> None:

@@ -24,6 +24,7 @@ WAREHOUSES: dict[str, str | None] = {
     "postgres": "postgres",
     "bigquery": "bigquery",
     "snowflake": "snowflake",
+    "spark": "spark",
 }
 # Feast spells the parquet-files offline store "file"; DuckDB is what reads those files here.
 ALIASES = {"file": "duckdb"}

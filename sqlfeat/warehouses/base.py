@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -265,6 +265,8 @@ class OfflineStore(ABC):
     dialect: Dialect
     # The driver's own exception classes: turned into WarehouseError by ``failing``.
     driver_errors: tuple[type[BaseException], ...] = ()
+    # Materialization's online writes run on the warehouse's executors (``map_partitions``).
+    executors: bool = False
 
     # -- hooks ------------------------------------------------------------------------------
     @abstractmethod
@@ -370,6 +372,10 @@ class OfflineStore(ABC):
         """Stream the result as Arrow record batches; warehouses override this to avoid
         holding the whole result in memory."""
         yield from self.fetch_arrow(sql).to_batches(max_chunksize=batch_rows)
+
+    def map_partitions(self, sql: str, task: Callable[[Iterator[pa.RecordBatch]], Iterator[bytes]]) -> Iterator[bytes]:
+        """Run ``task`` where the result of ``sql`` lives, on each partition's Arrow batches."""
+        raise UsageError(f"{self.dialect.TITLE} has no executors to run online writes on")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
