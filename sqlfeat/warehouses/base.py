@@ -6,7 +6,6 @@ calls. It never branches the algorithm by warehouse name.
 
 from __future__ import annotations
 
-import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlglot import exp
 
 from sqlfeat.errors import DefinitionError, UsageError, WarehouseError
+from sqlfeat.warehouses.table_names import split_table_name
 from sqlfeat.types import arrow_type_of_column, column_type_of_arrow
 
 if TYPE_CHECKING:
@@ -200,59 +200,6 @@ def aliased(relation: exp.Expression, alias: str) -> exp.Expression:
         relation.set("alias", table_alias)
         return relation
     return exp.Table(this=relation, alias=table_alias)
-
-
-_QUOTES = {'"': '"', "`": "`"}
-
-
-def split_table_name(name: str, extra_chars: str = "$") -> list[tuple[str, bool]]:
-    """``a.b."c d"`` as ``[("a", False), ("b", False), ("c d", True)]``: one to three parts, each
-    a bare name (letters, digits, ``_`` and ``extra_chars``, not starting with a digit) or quoted
-    with ``"`` or `` ` `` (a quote doubled inside stands for itself). A backquoted part
-    holding dots (BigQuery's `` `project.dataset.table` ``) is split at them."""
-    if not isinstance(name, str):
-        raise UsageError(f"a table name must be text, got {type(name).__name__}")
-    hint = (
-        f"{name!r} is not a table name: write table, schema.table or db.schema.table, each part a name "
-        f"(letters, digits, _) or \"quoted\"; to pass SQL, start it with SELECT or WITH"
-    )
-    name = name.strip()
-    parts: list[tuple[str, bool]] = []
-    position, bare_start = 0, re.compile(rf"[A-Za-z_][A-Za-z0-9_{re.escape(extra_chars)}]*")
-    while True:
-        opening = name[position : position + 1]
-        if opening in _QUOTES:
-            closing, end, text = _QUOTES[opening], position + 1, []
-            while True:
-                found = name.find(closing, end)
-                if found < 0:
-                    raise UsageError(hint)
-                text.append(name[end:found])
-                if name[found + 1 : found + 2] == closing:
-                    text.append(closing)
-                    end = found + 2
-                    continue
-                position = found + 1
-                break
-            value = "".join(text)
-            if not value:
-                raise UsageError(hint)
-            pieces = value.split(".") if opening == "`" and "." in value else [value]
-            parts.extend((piece, True) for piece in pieces)
-        else:
-            match = bare_start.match(name, position)
-            if not match:
-                raise UsageError(hint)
-            parts.append((match.group(), False))
-            position = match.end()
-        if position == len(name):
-            break
-        if name[position] != ".":
-            raise UsageError(hint)
-        position += 1
-    if not 1 <= len(parts) <= 3 or any(not text for text, _ in parts):
-        raise UsageError(hint)
-    return parts
 
 
 class OfflineStore(ABC):
