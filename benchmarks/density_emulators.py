@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -87,34 +88,49 @@ def _timed(fn, timeout: float) -> tuple[str, float | None, object]:
     return "ok", min(first, time.perf_counter() - t0), result
 
 
+def _open_store(harness, repo: Path, objects: list) -> object:
+    """The FeatureStore of ``objects`` on the emulator ``harness`` reaches (JSON is YAML too)."""
+    yaml = "project: emulators\nregistry: data/registry.json\noffline_store: " + json.dumps(harness.offline_store) + "\n"
+    return apply_repo(repo, yaml, objects)
+
+
+def _time_forms(kind: str, d: int, args, store, spine, refs: list[str], check) -> dict:
+    """``auto`` and each forced strategy timed on ``store``; ``check(result)`` -> (ok, problems)."""
+    row = {"kind": kind, "d": d, "n": args.rows, "forms": {}, "checks": {}}
+    row["auto"] = ", ".join(sorted(set(store.get_historical_features(spine, refs).strategies.values())))
+    for form in FORMS:
+        status, seconds, result = _timed(
+            lambda form=form: store.get_historical_features(spine, refs, strategy=form).to_df(), args.timeout
+        )  # fmt: skip
+        row["forms"][form] = {"status": status, "s": seconds}
+        if result is not None:
+            row["checks"][form], problems = check(result)
+            for problem in problems[:3]:
+                C.log(f"  {form}: {problem}")
+        C.log(f"  {kind} d={d:,}: {form} {status} {C.fmt_seconds(seconds)} s")
+    store.close()
+    return row
+
+
 def lookups(harness, repo: Path, d: int, args) -> dict:
+    import pyarrow.parquet as pq
+
     p = PD.Params(args.rows, max(1, args.rows // d), args.days, args.seed)
     PD.ensure_data(p, args.workdir, [args.rows])
-    import pyarrow.parquet as pq
 
     def source(v):
         frame = pq.read_table(p.view_path(args.workdir, v.name)).to_pandas()
         return harness.source(repo, f"lk_{v.name}_{d}", frame, timestamp_field="event_time", created_timestamp_column=v.created)
 
-    yaml = f"project: emulators\nregistry: data/registry.json\noffline_store: {harness.offline_store!r}\n"
-    store = apply_repo(repo, yaml.replace("'", '"'), feature_views(source))
+    store = _open_store(harness, repo, feature_views(source))
     spine = PD.load_spine(p, args.workdir, args.rows)
     reference = Baselines(p, args.workdir, None).run_asof(spine)
-    row = {"kind": "lookup", "d": d, "n": args.rows, "forms": {}, "checks": {}}
-    row["auto"] = ", ".join(sorted(set(store.get_historical_features(spine, PD.FEATURE_REFS).strategies.values())))
-    for form in FORMS:
-        status, seconds, result = _timed(
-            lambda form=form: store.get_historical_features(spine, PD.FEATURE_REFS, strategy=form).to_df(), args.timeout
-        )  # fmt: skip
-        row["forms"][form] = {"status": status, "s": seconds}
-        if result is not None:
-            ok, problems, _ = pit_compare(result, reference, form, "DuckDB ASOF JOIN")
-            row["checks"][form] = ok
-            for problem in problems[:3]:
-                C.log(f"  {form}: {problem}")
-        C.log(f"  lookup d={d:,}: {form} {status} {C.fmt_seconds(seconds)} s")
-    store.close()
-    return row
+
+    def check(result):
+        ok, problems, _ = pit_compare(result, reference, "sqlfeat", "DuckDB ASOF JOIN")
+        return ok, problems
+
+    return _time_forms("lookup", d, args, store, spine, PD.FEATURE_REFS, check)
 
 
 def aggregates(harness, repo: Path, d: int, args) -> dict:
@@ -122,28 +138,17 @@ def aggregates(harness, repo: Path, d: int, args) -> dict:
 
     p = AD.Params(args.rows, max(1, args.rows // d), args.days, args.seed)
     AD.ensure_data(p, args.workdir, [args.rows])
-    events = AD.load_events(p, args.workdir)
-    source = harness.source(repo, f"agg_events_{d}", events, timestamp_field="event_time")
-    yaml = f"project: emulators\nregistry: data/registry.json\noffline_store: {harness.offline_store!r}\n"
-    store = apply_repo(repo, yaml.replace("'", '"'), AF.aggregation_objects(source))
+    source = harness.source(repo, f"agg_events_{d}", AD.load_events(p, args.workdir), timestamp_field="event_time")
+    store = _open_store(harness, repo, AF.aggregation_objects(source))
     spine = AD.load_spine(p, args.workdir, args.rows)
     duck = AF.DuckForms(p.events_path(args.workdir), None)
     reference = duck.run_sql(AF.SQL_FORMS["range_join"][0](p.events_path(args.workdir)), spine)
-    row = {"kind": "aggregates", "d": d, "n": args.rows, "forms": {}, "checks": {}}
-    row["auto"] = ", ".join(sorted(set(store.get_historical_features(spine, AF.FEATURE_REFS).strategies.values())))
-    for form in FORMS:
-        status, seconds, result = _timed(
-            lambda form=form: store.get_historical_features(spine, AF.FEATURE_REFS, strategy=form).to_df(), args.timeout
-        )  # fmt: skip
-        row["forms"][form] = {"status": status, "s": seconds}
-        if result is not None:
-            check = agg_compare(result, reference)
-            row["checks"][form] = check.ok
-            for problem in check.problems[:3]:
-                C.log(f"  {form}: {problem}")
-        C.log(f"  aggregates d={d:,}: {form} {status} {C.fmt_seconds(seconds)} s")
-    store.close()
-    return row
+
+    def check(result):
+        found = agg_compare(result, reference)
+        return found.ok, found.problems
+
+    return _time_forms("aggregates", d, args, store, spine, AF.FEATURE_REFS, check)
 
 
 def render(rows: list[dict], info: dict, args, markdown: bool) -> str:

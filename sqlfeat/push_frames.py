@@ -89,8 +89,19 @@ def _instants(array: pa.ChunkedArray, column: str, role: str, view: str, what: s
 
 def _parse_instants(array: pa.ChunkedArray, column: str, role: str, view: str, what: str) -> pa.ChunkedArray:
     """ISO 8601 text (what JSON carries): each value converted from its own offset, one without an
-    offset read as UTC, as naive timestamps are everywhere in sqlfeat."""
+    offset read as UTC, as naive timestamps are everywhere in sqlfeat.
+
+    Arrow parses a column whose values all carry an offset, or all carry none, in one vectorised
+    cast (a subset of what ``datetime.fromisoformat`` reads, to the same instants); a column that
+    mixes the two, or holds forms Arrow does not read, is parsed value by value."""
     import pyarrow as pa
+
+    utc = pa.timestamp("us", tz="UTC")
+    for target in (utc, pa.timestamp("us")):
+        try:
+            return array.cast(target).cast(utc)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
 
     def instant(text: str | None) -> datetime | None:
         if text is None:
@@ -105,7 +116,7 @@ def _parse_instants(array: pa.ChunkedArray, column: str, role: str, view: str, w
             f"{what}: column {column!r} ({role} of feature view {view!r}) holds text that is not an ISO 8601 "
             f"timestamp ({err}); send times like '2024-01-05T08:00:00+08:00' or '2024-01-05 00:00:00' (UTC)"
         ) from None
-    return pa.chunked_array([pa.array(parsed, pa.timestamp("us", tz="UTC"))])
+    return pa.chunked_array([pa.array(parsed, utc)])
 
 
 def _cast(array: pa.ChunkedArray, target: pa.DataType, column: str, role: str, view: str, dtype: str, what: str):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlfeat.compiler.prefix import PREFIX
 from sqlfeat.errors import UsageError
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def estimate_costs(
         "carry": weights["carry"] * total * log + back,
     }
     if dialect.SUPPORTS_ASOF_JOIN and request.aggregations:
-        costs["asof"] = _prefix_cost(request, weights, costs["carry"], total * log) + back
+        costs["asof"] = _prefix_cost(request, weights, costs["carry"] - back, total * log) + back
     if dialect.SUPPORTS_ASOF_JOIN and not request.aggregations:
         dedupe = stats.rows * log if request.view.source.created_timestamp_column and stats.ties else 0.0
         costs["asof"] = weights["asof"] * (total * log + dedupe)
@@ -158,8 +159,6 @@ def estimate_costs(
 def _prefix_cost(request: ViewRequest, weights: dict[str, float], carry: float, sort: float) -> float:
     """Prefix sums: one sort of the events and an ASOF probe per spine key at t and at t - w per
     window (each a sort of both sides); aggregates they cannot give slide as under carry."""
-    from sqlfeat.compiler.prefix import PREFIX
-
     windows = {a.time_window for a in request.aggregations if a.function in PREFIX}
     cost = weights["asof_aggregates"] * sort * (1 + len(windows)) if windows else 0.0
     if any(a.function not in PREFIX for a in request.aggregations):

@@ -122,6 +122,8 @@ class OnlineStore(ABC):
     """A live connection to one online store; subclasses live in ``sqlfeat/online/<type>.py``."""
 
     TYPE: ClassVar[str] = ""
+    # Reachable from other machines (a server, a service): a warehouse's executors can write it.
+    SHARED: ClassVar[bool] = True
 
     @abstractmethod
     def write_batch(self, view: OnlineView, batch: pa.RecordBatch) -> WriteResult:

@@ -270,10 +270,10 @@ def _write(store: StoreSurface, online: OnlineStore, layout: OnlineView, sql: st
     if offline.executors:
         from sqlfeat.online.executors import partition_writer, results
 
-        if online.TYPE == "sqlite":
+        if not online.SHARED:
             raise ConfigError(
                 f"offline_store.materialize_on_executors has {offline.dialect.TITLE}'s executors write the online "
-                "store, which must be one they all reach (redis, dynamodb); online_store type sqlite is a local file: "
+                f"store, which must be one they all reach (redis, dynamodb); online_store type {online.TYPE} is a local file: "
                 "use redis or dynamodb, or remove materialize_on_executors"
             )
 

@@ -32,6 +32,7 @@ return out
 # Entities per script call: long enough to amortize the call, short enough not to stall Redis.
 SCRIPT_CHUNK = 500
 
+
 def decode_replies(requests: Sequence[tuple[OnlineView, Sequence[str], Sequence[str]]], replies: list) -> list[OnlineRows]:
     """The HMGET replies (``:ts`` then the features, per key, request after request) as rows."""
     results, offset = [], 0

@@ -54,6 +54,7 @@ def _version(table: str) -> exp.Tuple:
 
 class SqliteOnlineStore(OnlineStore):
     TYPE = "sqlite"
+    SHARED = False  # a file on this machine
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from sqlfeat.definitions import DataSource
 
+
 class SparkDialect(Dialect):
     NAME = "spark"
     TITLE = "Spark"
